@@ -1,0 +1,62 @@
+"""The HTTP API: `create_app()` builds the Flask app (`gunicorn 'api:create_app()'`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import salesbot
+from api import access, catalog, errors, health, requests
+from salesbot.bootstrap import Salesbot, bootstrap
+from salesbot.config import Settings
+from salesbot.logs import configure_logging
+
+BLUEPRINTS = (health.blp, catalog.items, catalog.customers)
+DOCS_ASSETS = "/docs/assets/"
+
+
+def create_app(settings: Settings | None = None, *, services: Salesbot | None = None) -> Flask:
+    """The salesbot API for `settings` (default: read from the `SALESBOT_*` environment)."""
+    services = services or bootstrap(settings)
+    configure_logging(level=services.settings.log_level, fmt=services.settings.log_format)
+    app = Flask("salesbot")
+    app.config.update(_flask_config(services.settings))
+    app.extensions["salesbot"] = services
+    if services.settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies)  # type: ignore[method-assign]
+    requests.install(app)
+    access.install(app)
+    api = errors.ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {"bearer": access.SECURITY_SCHEME}}})
+    api.spec.options["security"] = [{"bearer": []}]
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "MAX_CONTENT_LENGTH": settings.max_body_bytes,
+        "API_TITLE": "salesbot",
+        "API_VERSION": salesbot.__version__,
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Recommendations, lead qualification, offers and CRM webhooks for online stores. "
+                "Send an API key as `Authorization: Bearer <key>`; errors are `application/problem+json`."
+            }
+        },
+    }
+
+
+def _docs_asset(filename: str):
+    # Swagger UI ships inside a Python package, so /docs works without reaching a CDN.
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86_400)

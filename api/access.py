@@ -1,0 +1,103 @@
+"""Who may call: bearer keys checked per view, CORS for browsers, rate limits per key."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from salesbot.access import keys
+from salesbot.access.roles import Role, may
+from salesbot.config import Settings
+from salesbot.errors import PermissionDenied, Unauthenticated
+
+View = TypeVar("View", bound=Callable[..., Any])
+BEARER = "bearer "
+SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `salesbot keys create`"}
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[: len(BEARER)].lower() != BEARER:
+        return None
+    return header[len(BEARER) :].strip() or None
+
+
+def requires(*roles: Role) -> Callable[[View], View]:
+    """Let the view run only for a valid key whose role is in `roles` (admins always may)."""
+    allowed = frozenset(roles)
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            g.key_holder = _authorise(allowed)
+            return view(*args, **kwargs)
+
+        guarded.__doc__ = f"{view.__doc__ or ''}\n\nRoles: {', '.join(sorted(r.value for r in allowed | {Role.ADMIN}))}."
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
+    token = bearer_token()
+    if token is None:
+        raise Unauthenticated("send your API key as `Authorization: Bearer <key>`")
+    holder = keys.authenticate(uow=current_app.extensions["salesbot"].uow(), secret=token)
+    if not may(holder.role, allowed):
+        raise PermissionDenied(f"a {holder.role.value} key may not do this")
+    origin = request.headers.get("Origin")
+    if holder.role is Role.SITE and origin and origin not in _settings().cors_origins:
+        raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
+    return holder
+
+
+def _settings() -> Settings:
+    return current_app.extensions["salesbot"].settings
+
+
+def rate_key() -> str:
+    """Whose counter a request spends: the key's, and for site keys the key's per client address."""
+    token = bearer_token()
+    if token is None:
+        return f"addr:{get_remote_address()}"
+    digest = hashlib.sha256(token.encode()).hexdigest()[:24]
+    if token.startswith(Role.SITE.key_prefix):
+        return f"site:{digest}:{get_remote_address()}"
+    return f"key:{digest}"
+
+
+def rate_limit() -> str:
+    settings = _settings()
+    token = bearer_token() or ""
+    return settings.site_rate_limit if token.startswith(Role.SITE.key_prefix) else settings.rate_limit
+
+
+def install(app: Flask) -> Limiter:
+    """CORS for the configured origins and the rate limiter (Redis-backed when configured)."""
+    settings = app.extensions["salesbot"].settings
+    if settings.cors_origins:
+        CORS(
+            app,
+            resources={r"/v1/*": {"origins": list(settings.cors_origins)}},
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
+            max_age=600,
+        )
+    limiter = Limiter(
+        rate_key,
+        app=app,
+        default_limits=[rate_limit],
+        storage_uri=settings.redis_url or "memory://",
+        headers_enabled=True,
+        swallow_errors=True,
+        in_memory_fallback_enabled=bool(settings.redis_url),
+    )
+    limiter.request_filter(lambda: not request.path.startswith("/v1/") or request.method == "OPTIONS")
+    return limiter

@@ -1,0 +1,110 @@
+"""Errors as `application/problem+json` (RFC 9457): one table from exception class to status code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, json
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from salesbot import errors
+from salesbot.logs import request_id
+
+log = logging.getLogger("api.errors")
+
+STATUS: dict[type[errors.SalesbotError], int] = {
+    errors.InvalidInput: 422,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.Unavailable: 503,
+}
+EXTRA_HEADERS: dict[int, dict[str, str]] = {401: {"WWW-Authenticate": 'Bearer realm="salesbot"'}}
+PROBLEM = "application/problem+json"
+LOCATIONS_NAMED_BY_FIELD = {"json", "query", "path", "form"}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:salesbot:problem:{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id.get(),
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
+    response.headers.update(EXTRA_HEADERS.get(status, {}))
+    response.headers.update(headers or {})
+    return response
+
+
+def status_of(error: errors.SalesbotError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def handle_salesbot_error(error: errors.SalesbotError) -> Response:
+    field_errors = error.errors if isinstance(error, errors.InvalidInput) else None
+    return problem(status_of(error), error.title, error.detail, errors=field_errors)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    if isinstance(error, InternalServerError):
+        log.error("unhandled error", exc_info=error.original_exception or error)
+        return problem(500, "Internal server error", "something went wrong on our side; quote the request id")
+    field_errors = _field_errors(getattr(error, "data", None) or {})
+    detail = _describe(field_errors) if field_errors else (error.description or error.name)
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return problem(error.code or 500, error.name, detail, errors=field_errors, headers=headers)
+
+
+def _field_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """webargs' `{"json": {"price": [...]}}` flattened to `{"price": [...]}`, nested keys dotted."""
+    flat: dict[str, list[str]] = {}
+    for location, messages in (data.get("messages") or {}).items():
+        prefix = "" if location in LOCATIONS_NAMED_BY_FIELD else f"{location}."
+        if isinstance(messages, list):
+            flat["body" if location == "json" else location] = [str(m) for m in messages]
+        else:
+            _flatten(messages, prefix, flat)
+    return flat
+
+
+def _flatten(messages: Any, prefix: str, into: dict[str, list[str]]) -> None:
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        into[(prefix.rstrip(".") or "body").replace("_schema", "body")] = list(messages)
+        return
+    items = messages.items() if isinstance(messages, dict) else enumerate(messages)
+    for key, nested in items:
+        _flatten(nested, f"{prefix}{key}.", into)
+
+
+def _describe(field_errors: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in field_errors.items())
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api answering every HTTP error as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return handle_http_exception(error)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(errors.SalesbotError, handle_salesbot_error)
+    app.register_error_handler(HTTPException, handle_http_exception)

@@ -1,0 +1,7 @@
+"""The persistent data model: SQLAlchemy 2.0 declarative tables, nothing else."""
+
+from models.access import ApiKey
+from models.base import Base
+from models.catalog import Customer, Item
+
+__all__ = ["ApiKey", "Base", "Customer", "Item"]

@@ -1,0 +1,85 @@
+"""API keys: created with a role, shown once, stored hashed, revoked but never deleted."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from models import ApiKey
+from models.base import utcnow
+from salesbot.access.roles import Role, parse_role
+from salesbot.database import UnitOfWork
+from salesbot.errors import InvalidInput, NotFound, Unauthenticated
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who is calling: enough to authorise and to log, never the secret."""
+
+    key_id: str
+    name: str
+    role: Role
+
+
+def hash_secret(secret: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough: nobody can guess their way to a preimage.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create(*, uow: UnitOfWork, role: str, name: str) -> tuple[ApiKey, str]:
+    """A new key and its secret; the secret is never stored and cannot be shown again."""
+    chosen = parse_role(role)
+    if not name.strip() or len(name) > 120:
+        raise InvalidInput.for_field("name", "must be 1 to 120 characters")
+    secret = chosen.key_prefix + secrets.token_urlsafe(32)
+    key = ApiKey(
+        id="key_" + secrets.token_hex(8),
+        name=name.strip(),
+        role=chosen.value,
+        prefix=secret[:10],
+        secret_hash=hash_secret(secret),
+        created_at=utcnow(),
+    )
+    with uow:
+        uow.session.add(key)
+        uow.commit()
+    return key, secret
+
+
+def get_all(*, uow: UnitOfWork, include_revoked: bool = True) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    with uow:
+        return list(uow.session.scalars(query))
+
+
+def revoke(*, uow: UnitOfWork, key_id: str) -> ApiKey:
+    with uow:
+        key = uow.session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        key.revoked_at = key.revoked_at or utcnow()
+        uow.commit()
+        return key
+
+
+def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -> KeyHolder:
+    """The holder of `secret`, or `Unauthenticated` for an unknown or revoked key."""
+    now = now or utcnow()
+    with uow:
+        key = uow.session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
+        if key is None:
+            raise Unauthenticated("unknown API key")
+        if key.revoked_at is not None:
+            raise Unauthenticated("this API key was revoked")
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            uow.commit()
+        return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role))

@@ -1,0 +1,32 @@
+"""Wires salesbot together in one place: settings in, engine, sessions and services out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesbot.config import Settings
+from salesbot.database import UnitOfWork, make_engine, make_session_factory
+
+
+@dataclass(frozen=True)
+class Salesbot:
+    """Everything a use case may be handed, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None) -> Salesbot:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    return Salesbot(settings=settings, engine=engine, session_factory=make_session_factory(engine))

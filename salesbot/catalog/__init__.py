@@ -1,0 +1,1 @@
+"""Catalog: the store's items and customers (and, later, what customers did)."""

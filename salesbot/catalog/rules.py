@@ -1,0 +1,67 @@
+"""What makes catalog values valid, shared by the API and file imports.
+
+Each rule returns the problem in words a user understands, or None when the value is fine.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pycountry
+
+from salesbot.errors import InvalidInput
+
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_ATTRIBUTES = 100
+MAX_PRICE = Decimal("9999999999")
+Scalar = str | int | float | bool
+
+
+def external_id_problem(value: str) -> str | None:
+    if EXTERNAL_ID.match(value):
+        return None
+    return "must be 1-128 characters: letters, digits and . _ : @ / -, starting with a letter or digit"
+
+
+def check_id(field: str, value: str) -> None:
+    """Raise `InvalidInput` naming `field` when `value` cannot be an id."""
+    problem = external_id_problem(value)
+    if problem:
+        raise InvalidInput.for_field(field, problem)
+
+
+def currency_problem(code: str) -> str | None:
+    if len(code) == 3 and pycountry.currencies.get(alpha_3=code.upper()) is not None:
+        return None
+    return f"{code!r} is not an ISO 4217 currency code (for example EUR, USD, GBP)"
+
+
+def country_problem(code: str) -> str | None:
+    if len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None:
+        return None
+    return f"{code!r} is not an ISO 3166-1 alpha-2 country code (for example DE, US, GB)"
+
+
+def price_problem(price: Decimal) -> str | None:
+    if not price.is_finite() or price < 0:
+        return "must be a number greater than or equal to 0"
+    if price > MAX_PRICE:
+        return f"must be at most {MAX_PRICE}"
+    if -price.as_tuple().exponent > 4:  # type: ignore[operator]
+        return "must have at most 4 decimal places"
+    return None
+
+
+def attributes_problem(attributes: dict[str, Any]) -> str | None:
+    if len(attributes) > MAX_ATTRIBUTES:
+        return f"must have at most {MAX_ATTRIBUTES} keys"
+    for key, value in attributes.items():
+        if not ATTRIBUTE_KEY.match(key):
+            return f"key {key!r} must be 1-64 letters, digits or _ . : -"
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(each, Scalar) for each in values):
+            return f"value of {key!r} must be a string, number, boolean or a list of those"
+    return None

@@ -1,0 +1,131 @@
+"""The `salesbot` command: set up the database, manage API keys, serve the API."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from tabulate import tabulate
+
+from salesbot import __version__, schema
+from salesbot.access import keys
+from salesbot.access.roles import Role
+from salesbot.bootstrap import Salesbot, bootstrap
+from salesbot.config import Settings
+from salesbot.errors import SalesbotError
+
+ROLE_HELP = "site: browsers; server: store back end; rep: sales reps; marketer: offers and KPIs; admin: everything"
+
+
+class Command(click.Group):
+    """Shows salesbot's errors as one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except SalesbotError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+
+def services(ctx: click.Context) -> Salesbot:
+    if ctx.obj is None:
+        ctx.obj = bootstrap(Settings.from_env())
+        ctx.call_on_close(ctx.obj.close)
+    return ctx.obj
+
+
+@click.group(cls=Command)
+@click.version_option(__version__, prog_name="salesbot")
+def main() -> None:
+    """salesbot: a self-hosted sales engine for online stores.
+
+    Settings come from SALESBOT_* environment variables (`salesbot config` lists them).
+    The database defaults to ./salesbot.db (SQLite).
+    """
+
+
+@main.group(cls=Command)
+def db() -> None:
+    """Create and upgrade the database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Migration to upgrade to.")
+def db_upgrade(revision: str) -> None:
+    """Apply the database migrations (safe to run again)."""
+    settings = Settings.from_env()
+    schema.upgrade(settings.database_url, revision)
+    click.echo(f"database at {schema.head_revision(settings.database_url) if revision == 'head' else revision}")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Show the migration the database is at."""
+    click.echo(schema.current_revision(services(ctx).engine) or "empty (run `salesbot db upgrade`)")
+
+
+@main.group(cls=Command)
+def keys_group() -> None:
+    """Create, list and revoke API keys."""
+
+
+main.add_command(keys_group, "keys")
+
+
+@keys_group.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help=ROLE_HELP)
+@click.option("--name", default=None, help="What the key is for, e.g. 'shop front end'.")
+@click.pass_context
+def keys_create(ctx: click.Context, role: str, name: str | None) -> None:
+    """Create an API key and print it once: it is stored hashed and cannot be shown again."""
+    key, secret = keys.create(uow=services(ctx).uow(), role=role, name=name or f"{role} key")
+    click.echo(f"created {key.role} key {key.id} ({key.name}); store it now, it is not shown again:", err=True)
+    click.echo(secret)
+
+
+@keys_group.command("list")
+@click.pass_context
+def keys_list(ctx: click.Context) -> None:
+    """List API keys (never their secrets)."""
+    rows = [
+        (k.id, k.name, k.role, f"{k.prefix}…", _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+        for k in keys.get_all(uow=services(ctx).uow())
+    ]
+    headers = ("id", "name", "role", "starts with", "created", "last used", "revoked")
+    click.echo(tabulate(rows, headers=headers) if rows else "no keys yet: salesbot keys create --role admin")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key by its id (see `salesbot keys list`); requests with it get 401 from now on."""
+    key = keys.revoke(uow=services(ctx).uow(), key_id=key_id)
+    click.echo(f"revoked {key.id} ({key.name})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+def serve(host: str, port: int, workers: int, reload: bool) -> None:
+    """Serve the API with gunicorn (docs at http://HOST:PORT/docs)."""
+    Settings.from_env()  # fail here, with a clear message, on a bad setting
+    click.echo(f"salesbot on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+    argv += ["--reload"] if reload else []
+    os.execv(sys.executable, [*argv, "api:create_app()"])
+
+
+@main.command("config")
+def show_config() -> None:
+    """List every setting: environment variable, default and meaning."""
+    rows = [(name, f"`{default}`" if default else "", meaning) for name, default, meaning in Settings.documented()]
+    click.echo(tabulate(rows, headers=("variable", "default", "meaning"), tablefmt="github"))
+
+
+def _when(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"

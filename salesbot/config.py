@@ -1,0 +1,106 @@
+"""Settings: every `SALESBOT_*` environment variable, read once into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from salesbot.errors import InvalidInput
+
+PREFIX = "SALESBOT_"
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _flag(raw: str) -> bool:
+    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What an operator can configure. Each field's `metadata["help"]` feeds the README's table."""
+
+    database_url: str = field(
+        default="sqlite:///salesbot.db",
+        metadata={"help": "SQLAlchemy URL of the database; `postgresql+psycopg://...` for production"},
+    )
+    artifact_dir: str = field(
+        default="artifacts", metadata={"help": "Folder for trained model artifacts (addressed by sha256)"}
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Comma-separated origins whose browsers may call the API with `site` keys"},
+    )
+    redis_url: str | None = field(
+        default=None,
+        metadata={"help": "Redis URL for shared rate-limit counters; in-memory per process when unset"},
+    )
+    rate_limit: str = field(
+        default="1200/minute",
+        metadata={"help": "Requests allowed per API key (`server`, `rep`, `marketer`, `admin`)"},
+    )
+    site_rate_limit: str = field(
+        default="120/minute",
+        metadata={"help": "Requests allowed per `site` key and client address"},
+    )
+    trusted_proxies: int = field(
+        default=0,
+        metadata={"help": "How many reverse proxies set `X-Forwarded-For` in front of the API"},
+    )
+    max_body_bytes: int = field(
+        default=2 * 1024 * 1024, metadata={"help": "Largest request body accepted; larger gets 413"}
+    )
+    log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
+    log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the settings from `environ` (default: the process environment); overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = PREFIX + spec.name.upper()
+            if name in environ:
+                values[spec.name] = _parse(name, spec.type, environ[name])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.log_format not in {"text", "json"}:
+            raise InvalidInput.for_field("SALESBOT_LOG_FORMAT", "must be `text` or `json`")
+        if self.max_body_bytes < 1024:
+            raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for every setting, in declaration order."""
+        rows = []
+        for spec in fields(cls):
+            default = spec.default
+            shown = ",".join(default) if isinstance(default, tuple) else ("" if default is None else default)
+            rows.append((PREFIX + spec.name.upper(), str(shown), spec.metadata["help"]))
+        return rows
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("tuple"):
+            return _words(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            return _flag(raw)
+    except ValueError as exc:
+        raise InvalidInput.for_field(name, f"cannot read {raw!r}: {exc}") from exc
+    return raw or None if "None" in kind else raw
