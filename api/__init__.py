@@ -43,7 +43,7 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": settings.max_body_bytes,
         "API_TITLE": "salesbot",
         "API_VERSION": salesbot.__version__,
-        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_VERSION": "3.0.3",  # the bundled Swagger UI 4 renders 3.0 documents only
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",

@@ -7,14 +7,14 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from api.wiring import salesbot, uow
 from salesbot.access import keys
 from salesbot.access.roles import Role, may
-from salesbot.config import Settings
 from salesbot.errors import PermissionDenied, Unauthenticated
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -39,7 +39,9 @@ def requires(*roles: Role) -> Callable[[View], View]:
             g.key_holder = _authorise(allowed)
             return view(*args, **kwargs)
 
-        guarded.__doc__ = f"{view.__doc__ or ''}\n\nRoles: {', '.join(sorted(r.value for r in allowed | {Role.ADMIN}))}."
+        guarded.__doc__ = (
+            f"{view.__doc__ or ''}\n\nRoles: {', '.join(sorted(r.value for r in allowed | {Role.ADMIN}))}."
+        )
         return guarded  # type: ignore[return-value]
 
     return decorate
@@ -49,17 +51,13 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
     token = bearer_token()
     if token is None:
         raise Unauthenticated("send your API key as `Authorization: Bearer <key>`")
-    holder = keys.authenticate(uow=current_app.extensions["salesbot"].uow(), secret=token)
+    holder = keys.authenticate(uow=uow(), secret=token)
+    origin = request.headers.get("Origin")
+    if holder.role is Role.SITE and origin and origin not in salesbot().settings.cors_origins:
+        raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
     if not may(holder.role, allowed):
         raise PermissionDenied(f"a {holder.role.value} key may not do this")
-    origin = request.headers.get("Origin")
-    if holder.role is Role.SITE and origin and origin not in _settings().cors_origins:
-        raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
     return holder
-
-
-def _settings() -> Settings:
-    return current_app.extensions["salesbot"].settings
 
 
 def rate_key() -> str:
@@ -74,7 +72,7 @@ def rate_key() -> str:
 
 
 def rate_limit() -> str:
-    settings = _settings()
+    settings = salesbot().settings
     token = bearer_token() or ""
     return settings.site_rate_limit if token.startswith(Role.SITE.key_prefix) else settings.rate_limit
 

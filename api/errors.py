@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from salesbot import errors
@@ -18,7 +19,6 @@ log = logging.getLogger("api.errors")
 STATUS: dict[type[errors.SalesbotError], int] = {
     errors.InvalidInput: 422,
     errors.NotFound: 404,
-    errors.Conflict: 409,
     errors.Unauthenticated: 401,
     errors.PermissionDenied: 403,
     errors.Unavailable: 503,
@@ -70,7 +70,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     field_errors = _field_errors(getattr(error, "data", None) or {})
     detail = _describe(field_errors) if field_errors else (error.description or error.name)
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return problem(error.code or 500, error.name, detail, errors=field_errors, headers=headers)
+    title = errors.InvalidInput.title if error.code == 422 else error.name
+    return problem(error.code or 500, title, detail, errors=field_errors, headers=headers)
 
 
 def _field_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -98,8 +99,19 @@ def _describe(field_errors: Mapping[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in field_errors.items())
 
 
+class ProblemSchema(Schema):
+    type = fields.Str(required=True)
+    title = fields.Str(required=True)
+    status = fields.Int(required=True)
+    detail = fields.Str(required=True)
+    request_id = fields.Str(required=True)
+    errors = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()), metadata={"description": "Per field"})
+
+
 class ProblemApi(Api):
     """flask-smorest's Api answering every HTTP error as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return handle_http_exception(error)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from api.schemas import HealthOut
+from api.wiring import salesbot
 from salesbot import schema
 
 blp = Blueprint("health", __name__, description="Process and database health (no key needed)")
@@ -24,5 +24,5 @@ def healthz():
 @blp.response(200, HealthOut)
 def readyz():
     """The database answers and its schema is at the newest migration"""
-    revision = schema.check_ready(current_app.extensions["salesbot"].engine)
+    revision = schema.check_ready(salesbot().engine)
     return {"status": "ready", "schema_revision": revision}

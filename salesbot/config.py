@@ -32,9 +32,6 @@ class Settings:
         default="sqlite:///salesbot.db",
         metadata={"help": "SQLAlchemy URL of the database; `postgresql+psycopg://...` for production"},
     )
-    artifact_dir: str = field(
-        default="artifacts", metadata={"help": "Folder for trained model artifacts (addressed by sha256)"}
-    )
     cors_origins: tuple[str, ...] = field(
         default=(),
         metadata={"help": "Comma-separated origins whose browsers may call the API with `site` keys"},

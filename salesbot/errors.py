@@ -1,12 +1,11 @@
 """The one exception tree of salesbot; the API maps each class to a status code in one table.
 
-    SalesbotError
-    ├── InvalidInput          a value a client sent is wrong; `errors` names each field
-    ├── NotFound              the thing asked for does not exist
-    ├── Conflict              the request clashes with the current state
-    ├── Unauthenticated       no key, an unknown key or a revoked key
-    ├── PermissionDenied      a valid key whose role may not do this
-    └── Unavailable           a dependency (database, schema) is not ready
+SalesbotError
+├── InvalidInput          a value a client sent is wrong; `errors` names each field
+├── NotFound              the thing asked for does not exist
+├── Unauthenticated       no key, an unknown key or a revoked key
+├── PermissionDenied      a valid key whose role may not do this
+└── Unavailable           a dependency (database, schema) is not ready
 """
 
 from __future__ import annotations
@@ -36,10 +35,6 @@ class InvalidInput(SalesbotError):
 
 class NotFound(SalesbotError):
     title = "Not found"
-
-
-class Conflict(SalesbotError):
-    title = "Conflict"
 
 
 class Unauthenticated(SalesbotError):

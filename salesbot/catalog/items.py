@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from models import Item
-from salesbot.catalog.rules import check_id
 from salesbot.catalog.pages import Page, decode_cursor, page_of
+from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
 
