@@ -14,7 +14,7 @@ from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
 
-BLUEPRINTS = (health.blp, catalog.items, catalog.customers)
+BLUEPRINTS = (health.blp, catalog.items, catalog.customers, catalog.events)
 DOCS_ASSETS = "/docs/assets/"
 
 

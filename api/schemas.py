@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 CENT = Decimal("0.01")
 
@@ -39,3 +39,32 @@ class Money(fields.Decimal):
 class HealthOut(Schema):
     status = fields.Str(required=True)
     schema_revision = fields.Str()
+
+
+class Rows(fields.List):
+    """A batch of rows, documented as `schema` objects but passed on as sent, to be checked row by row
+    so that one bad row never sinks the others."""
+
+    def __init__(self, schema: type[Schema], *, most: int, noun: str, **kwargs: Any) -> None:
+        too_many = f"send 1 to {most} {noun} per request, not {{length}}; split larger batches"
+        length = validate.Length(min=1, max=most, error=too_many)
+        super().__init__(fields.Nested(schema), required=True, validate=length, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        return value
+
+
+class Rejected(Schema):
+    index = fields.Int(required=True, metadata={"description": "Position of the row in the request (from 0)"})
+    reason = fields.Str(required=True)
+
+
+class BatchReport(Schema):
+    created = fields.Int(required=True)
+    updated = fields.Int(required=True)
+    unchanged = fields.Int(required=True)
+    duplicate = fields.Int(required=True, metadata={"description": "Rows repeated within the request"})
+    rejected = fields.Int(required=True, attribute="rejected_count")
+    errors = fields.List(fields.Nested(Rejected), required=True, attribute="rejected")

@@ -2,6 +2,6 @@
 
 from models.access import ApiKey
 from models.base import Base
-from models.catalog import Customer, Item
+from models.catalog import Customer, Event, Item
 
-__all__ = ["ApiKey", "Base", "Customer", "Item"]
+__all__ = ["ApiKey", "Base", "Customer", "Event", "Item"]

@@ -1,4 +1,4 @@
-"""The store's catalog: items it sells and customers who buy them."""
+"""The store's catalog: items it sells, customers who buy them, and what they did (events)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Numeric, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONDocument, UTCDateTime, utcnow
@@ -41,3 +41,27 @@ class Customer(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """Something a customer or anonymous visitor did with an item: the recommender's raw material."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("customer_id IS NOT NULL OR visitor_id IS NOT NULL", name="has_actor"),
+        Index("ix_events_customer_id_occurred_at", "customer_id", "occurred_at"),
+        Index("ix_events_item_id_type", "item_id", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(EXTERNAL_ID, unique=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        EXTERNAL_ID, ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    visitor_id: Mapped[str | None] = mapped_column(EXTERNAL_ID, index=True)
+    # Not a foreign key: events for items the catalog does not know yet may be kept (see settings).
+    item_id: Mapped[str] = mapped_column(EXTERNAL_ID)
+    type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recommendation_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbot.catalog import events
 from salesbot.config import Settings
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
 
@@ -21,6 +22,10 @@ class Salesbot:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    @property
+    def event_policy(self) -> events.Policy:
+        return events.Policy.of(self.settings)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from salesbot.errors import InvalidInput
 
 PREFIX = "SALESBOT_"
+DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0, "rating": 1.0}
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 def _words(raw: str) -> tuple[str, ...]:
@@ -55,6 +58,14 @@ class Settings:
     max_body_bytes: int = field(
         default=2 * 1024 * 1024, metadata={"help": "Largest request body accepted; larger gets 413"}
     )
+    event_weights: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
+        metadata={"help": "Event types accepted and their weight in training, as `type=weight,...`"},
+    )
+    unknown_items: str = field(
+        default="reject",
+        metadata={"help": "Events for items not in the catalog: `reject` them or `keep` them"},
+    )
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 
@@ -75,6 +86,12 @@ class Settings:
     def check(self) -> None:
         if self.log_format not in {"text", "json"}:
             raise InvalidInput.for_field("SALESBOT_LOG_FORMAT", "must be `text` or `json`")
+        if self.unknown_items not in {"reject", "keep"}:
+            raise InvalidInput.for_field("SALESBOT_UNKNOWN_ITEMS", "must be `reject` or `keep`")
+        if not self.event_weights or not all(EVENT_TYPE.match(name) for name in self.event_weights):
+            raise InvalidInput.for_field(
+                "SALESBOT_EVENT_WEIGHTS", "needs at least one type; types are lower-case words like add_to_cart"
+            )
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
 
@@ -83,15 +100,33 @@ class Settings:
         """(variable, default, meaning) for every setting, in declaration order."""
         rows = []
         for spec in fields(cls):
-            default = spec.default
-            shown = ",".join(default) if isinstance(default, tuple) else ("" if default is None else default)
+            default = spec.default if spec.default_factory is MISSING else spec.default_factory()
+            shown = _show(default)
             rows.append((PREFIX + spec.name.upper(), str(shown), spec.metadata["help"]))
         return rows
+
+
+def _show(default: Any) -> str:
+    if isinstance(default, dict):
+        return ",".join(f"{name}={weight:g}" for name, weight in default.items())
+    if isinstance(default, tuple):
+        return ",".join(default)
+    return "" if default is None else str(default)
+
+
+def _weights(raw: str) -> dict[str, float]:
+    weights = {}
+    for pair in _words(raw):
+        name, _, weight = pair.partition("=")
+        weights[name.strip()] = float(weight) if weight.strip() else 1.0
+    return weights
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:
     kind = str(kind)
     try:
+        if kind.startswith("dict"):
+            return _weights(raw)
         if kind.startswith("tuple"):
             return _words(raw)
         if kind == "int":

@@ -6,8 +6,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.access import requires
-from api.catalog.schemas import ItemIn, ItemOut, ItemPageOut, ItemPageQuery
-from api.wiring import uow
+from api.catalog.schemas import ItemBatchIn, ItemIn, ItemOut, ItemPageOut, ItemPageQuery, ItemWithCountsOut
+from api.schemas import BatchReport
+from api.wiring import salesbot, uow
 from salesbot.access.roles import Role
 from salesbot.catalog import items
 
@@ -24,13 +25,23 @@ class Items(MethodView):
         return items.get_page(uow=uow(), **query)
 
 
+@blp.route("/batch")
+class ItemBatch(MethodView):
+    @requires(Role.SERVER)
+    @blp.arguments(ItemBatchIn)
+    @blp.response(200, BatchReport)
+    def post(self, batch):
+        """Create or replace up to 1,000 items; each bad row is reported by its index, the good ones are kept"""
+        return items.put_many(uow=uow(), rows=batch["items"])
+
+
 @blp.route("/<item_id>")
 class Item(MethodView):
     @requires(Role.SERVER)
-    @blp.response(200, ItemOut)
+    @blp.response(200, ItemWithCountsOut)
     def get(self, item_id):
-        """Get one item"""
-        return items.get(uow=uow(), item_id=item_id)
+        """Get one item, with how many events of each type it has had"""
+        return items.describe(uow=uow(), item_id=item_id, event_types=salesbot().settings.event_weights)
 
     @requires(Role.SERVER)
     @blp.arguments(ItemIn)

@@ -1,13 +1,22 @@
-"""Customers of the store: create or replace, read and delete."""
+"""Customers of the store: create or replace (one or many), read and delete."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pandas as pd
+from sqlalchemy import Connection
+
 from models import Customer
+from salesbot.catalog import rules
+from salesbot.catalog.frames import Report
+from salesbot.catalog.rows import RowProblem, attributes, checked, frame_of, identifier, optional_text, upsert_frame
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def put(*, uow: UnitOfWork, customer_id: str, **values: Any) -> Customer:
@@ -42,3 +51,33 @@ def delete(*, uow: UnitOfWork, customer_id: str) -> None:
             raise NotFound(f"no customer {customer_id!r}")
         uow.session.delete(customer)
         uow.commit()
+
+
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One customer's checked values from a loosely typed row; `RowProblem` says what is wrong."""
+    country = optional_text(row, "country", longest=2)
+    email = optional_text(row, "email", longest=320)
+    if email is not None and not EMAIL.match(email):
+        raise RowProblem(f"email {email!r} is not an e-mail address")
+    return {
+        "customer_id": identifier(row, "customer_id"),
+        "segment": optional_text(row, "segment", longest=100),
+        "country": checked("country", country and country.upper(), rules.country_problem),
+        "email": email and email.lower(),
+        "attributes": attributes(row),
+    }
+
+
+def take(connection: Connection, frame: pd.DataFrame) -> Report:
+    """Create or update every good row of `frame`; report the bad ones by index. The caller commits."""
+    return upsert_frame(connection, frame, table=Customer.__table__, key="customer_id", clean_row=clean_row)
+
+
+def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:
+    """Create or replace a batch at once; a bad row never blocks the good ones."""
+    with uow:
+        frame, refused = frame_of(rows)
+        report = take(uow.session.connection(), frame)
+        report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
+        uow.commit()
+    return report

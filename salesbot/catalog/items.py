@@ -1,14 +1,30 @@
-"""Items the store sells: create or replace, read, list and delete."""
+"""Items the store sells: create or replace (one or many), read, list and delete."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+import pandas as pd
+from sqlalchemy import Connection, select
 
 from models import Item
+from salesbot.catalog import events, rules
+from salesbot.catalog.frames import Report
 from salesbot.catalog.pages import Page, decode_cursor, page_of
+from salesbot.catalog.rows import (
+    attributes,
+    boolean,
+    checked,
+    decimal,
+    frame_of,
+    identifier,
+    optional_text,
+    required_text,
+    upsert_frame,
+)
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
@@ -35,6 +51,20 @@ def get(*, uow: UnitOfWork, item_id: str) -> Item:
         if item is None:
             raise NotFound(f"no item {item_id!r}")
         return item
+
+
+@dataclass(frozen=True)
+class Described:
+    """An item and how many events of each type it has had."""
+
+    item: Item
+    counts: dict[str, int]
+
+
+def describe(*, uow: UnitOfWork, item_id: str, event_types: Iterable[str]) -> Described:
+    item = get(uow=uow, item_id=item_id)
+    counts = events.counts_for_item(uow=uow, item_id=item_id)
+    return Described(item=item, counts={event_type: counts.get(event_type, 0) for event_type in event_types})
 
 
 def get_page(
@@ -65,3 +95,34 @@ def delete(*, uow: UnitOfWork, item_id: str) -> None:
             raise NotFound(f"no item {item_id!r}")
         uow.session.delete(item)
         uow.commit()
+
+
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One item's checked values from a loosely typed row; `RowProblem` says what is wrong."""
+    currency = required_text(row, "currency", longest=16).upper()
+    return {
+        "item_id": identifier(row, "item_id"),
+        "title": required_text(row, "title", longest=500),
+        "description": optional_text(row, "description", longest=20_000) or "",
+        "category": optional_text(row, "category", longest=200),
+        "brand": optional_text(row, "brand", longest=200),
+        "price": decimal(row, "price"),
+        "currency": checked("currency", currency, rules.currency_problem),
+        "in_stock": boolean(row, "in_stock", default=True),
+        "attributes": attributes(row),
+    }
+
+
+def take(connection: Connection, frame: pd.DataFrame) -> Report:
+    """Create or update every good row of `frame`; report the bad ones by index. The caller commits."""
+    return upsert_frame(connection, frame, table=Item.__table__, key="item_id", clean_row=clean_row)
+
+
+def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:
+    """Create or replace a batch at once; a bad row never blocks the good ones."""
+    with uow:
+        frame, refused = frame_of(rows)
+        report = take(uow.session.connection(), frame)
+        report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
+        uow.commit()
+    return report

@@ -1,0 +1,154 @@
+"""Events: what customers and visitors did with items, taken in bulk, idempotently, row by row."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, func, select, tuple_
+
+from models import Customer, Event, Item
+from models.base import utcnow
+from salesbot.catalog import bulk
+from salesbot.catalog.frames import Reasons, Report, bad_ids, moments, numbers, text, with_columns
+from salesbot.catalog.pages import Page, decode_cursor, encode_cursor
+from salesbot.catalog.rows import frame_of
+from salesbot.config import Settings
+from salesbot.database import UnitOfWork
+from salesbot.errors import InvalidInput, NotFound
+
+FIELDS = ["event_id", "customer_id", "visitor_id", "item_id", "type", "value", "occurred_at", "recommendation_id"]
+IDS = ["event_id", "customer_id", "visitor_id", "item_id", "recommendation_id"]
+QUANTITIES = {"purchase", "add_to_cart"}
+FUTURE_TOLERANCE = timedelta(days=1)
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the operator decided about events: the types accepted and what to do with unknown items."""
+
+    event_types: Collection[str]
+    keep_unknown_items: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        return cls(event_types=frozenset(settings.event_weights), keep_unknown_items=settings.unknown_items == "keep")
+
+
+def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: pd.Series) -> Reasons:
+    """Typed event columns, and the reason each bad row is bad. Rows without an `event_id` take theirs
+    from `fallback_ids` (a content hash for files, so that importing the same file twice adds nothing)."""
+    raw = with_columns(frame, FIELDS)
+    rows = pd.DataFrame({name: text(raw[name]) for name in IDS}, index=raw.index)
+    rows["type"] = text(raw["type"]).str.lower()
+    rows["value"], bad_value = numbers(raw["value"])
+    rows["occurred_at"], bad_moment = moments(raw["occurred_at"])
+    reasons = Reasons(rows)
+    reasons.flag(rows.customer_id.isna() & rows.visitor_id.isna(), "needs a customer_id or a visitor_id")
+    for name in IDS:
+        reasons.flag(bad_ids(rows[name]), f"{name} must be 1-128 letters, digits or . _ : @ / -")
+    reasons.flag(rows.item_id.isna(), "item_id is required")
+    reasons.flag(rows.type.isna(), "type is required")
+    known = ", ".join(sorted(policy.event_types))
+    reasons.flag(~rows.type.isin(list(policy.event_types)), "type '" + rows.type + f"' is not one of: {known}")
+    reasons.flag(bad_value, "value must be a number")
+    quantity_not_positive = rows.type.isin(list(QUANTITIES)) & (rows.value <= 0)
+    reasons.flag(quantity_not_positive, "value (quantity) must be positive: cancellations and returns are not events")
+    reasons.flag(bad_moment, "occurred_at is not a date and time (use ISO 8601, e.g. 2024-05-01T12:00:00Z)")
+    reasons.flag(rows.occurred_at > pd.Timestamp(now + FUTURE_TOLERANCE), "occurred_at is in the future")
+    rows["occurred_at"] = rows.occurred_at.fillna(pd.Timestamp(now).as_unit("us"))
+    rows["event_id"] = rows.event_id.fillna(fallback_ids)
+    return reasons
+
+
+def random_ids(index: pd.Index) -> pd.Series:
+    return pd.Series([f"r:{uuid.uuid4().hex}" for _ in range(len(index))], index=index, dtype="string")
+
+
+def content_ids(raw: pd.DataFrame) -> pd.Series:
+    """Ids that a row's content decides; identical rows in one chunk are told apart by their order."""
+    digest = pd.util.hash_pandas_object(raw.astype("string"), index=False)
+    occurrence = digest.groupby(digest).cumcount()
+    return "h:" + digest.map("{:016x}".format) + "-" + occurrence.astype(str)
+
+
+def store(connection: Connection, reasons: Reasons, *, policy: Policy) -> Report:
+    """Write the good rows: duplicates (by event_id) skipped, unknown customers created, unknown items
+    kept or rejected as the policy says. The caller owns the transaction."""
+    rows = reasons.good
+    report = Report()
+    repeated = rows.event_id.duplicated()
+    report.duplicate += int(repeated.sum())
+    rows = rows[~repeated]
+    if not policy.keep_unknown_items:
+        rows = _drop_unknown_items(connection, rows, reasons)
+    customers = rows.customer_id.dropna().unique().tolist()
+    bulk.insert_missing(connection, Customer.__table__, "customer_id", [{"customer_id": c} for c in customers])
+    created = bulk.insert_ignoring_duplicates(connection, Event.__tablename__, rows[FIELDS], "event_id")
+    report.created += created
+    report.duplicate += len(rows) - created
+    report.rejected += reasons.rejections()
+    return report
+
+
+def _drop_unknown_items(connection: Connection, rows: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:
+    known = bulk.existing_keys(connection, Item.item_id, rows.item_id.unique().tolist())
+    unknown = ~rows.item_id.isin(list(known))
+    reasons.flag(unknown.reindex(reasons.frame.index, fill_value=False), "item_id is not in the catalog")
+    return rows[~unknown]
+
+
+def record(*, uow: UnitOfWork, events: list[Any], policy: Policy, now: datetime | None = None) -> Report:
+    """Take a batch of up to 1,000 events from the API: all good ones kept, each bad one reported by index."""
+    if len(events) > MAX_BATCH:
+        raise InvalidInput.for_field("events", f"at most {MAX_BATCH} events per request; got {len(events)}")
+    frame, refused = frame_of(events)
+    reasons = clean(frame, policy=policy, now=now or utcnow(), fallback_ids=random_ids(frame.index))
+    with uow:
+        report = store(uow.session.connection(), reasons, policy=policy)
+        uow.commit()
+    report.rejected += refused
+    report.rejected.sort(key=lambda rejection: rejection.index)
+    return report
+
+
+def get_page_for_customer(*, uow: UnitOfWork, customer_id: str, page_size: int, cursor: str | None = None) -> Page:
+    """A customer's events, newest first."""
+    query = select(Event).where(Event.customer_id == customer_id)
+    if cursor:
+        moment, _, last_id = decode_cursor(cursor).rpartition("|")
+        query = query.where(tuple_(Event.occurred_at, Event.id) < (_moment(moment), _number(last_id)))
+    query = query.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(page_size + 1)
+    with uow:
+        if uow.session.get(Customer, customer_id) is None:
+            raise NotFound(f"no customer {customer_id!r}")
+        rows = list(uow.session.scalars(query))
+    if len(rows) <= page_size:
+        return Page(rows=rows, next_cursor=None)
+    last = rows[page_size - 1]
+    return Page(rows=rows[:page_size], next_cursor=encode_cursor(f"{last.occurred_at.isoformat()}|{last.id}"))
+
+
+def counts_for_item(*, uow: UnitOfWork, item_id: str) -> dict[str, int]:
+    """How many events of each type an item has had."""
+    query = select(Event.type, func.count()).where(Event.item_id == item_id).group_by(Event.type)
+    with uow:
+        return dict(uow.session.execute(query).all())
+
+
+def _moment(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput.for_field("cursor", "is not a cursor this API gave out") from None
+
+
+def _number(value: str) -> int:
+    if not value.isdigit():
+        raise InvalidInput.for_field("cursor", "is not a cursor this API gave out")
+    return int(value)
