@@ -58,10 +58,10 @@ class Event(Base):
     customer_id: Mapped[str | None] = mapped_column(
         EXTERNAL_ID, ForeignKey("customers.customer_id", ondelete="CASCADE")
     )
-    visitor_id: Mapped[str | None] = mapped_column(EXTERNAL_ID, index=True)
+    visitor_id: Mapped[str | None] = mapped_column(EXTERNAL_ID)
     # Not a foreign key: events for items the catalog does not know yet may be kept (see settings).
     item_id: Mapped[str] = mapped_column(EXTERNAL_ID)
     type: Mapped[str] = mapped_column(String(32))
     value: Mapped[float | None] = mapped_column(Float)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    recommendation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recommendation_id: Mapped[str | None] = mapped_column(String(64))

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from tabulate import tabulate
+from tqdm import tqdm
 
 from salesbot import __version__, schema
 from salesbot.access import keys
 from salesbot.access.roles import Role
 from salesbot.bootstrap import Salesbot, bootstrap
+from salesbot.catalog import demo, imports
 from salesbot.config import Settings
 from salesbot.errors import SalesbotError
 
@@ -104,6 +109,97 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (see `salesbot keys list`); requests with it get 401 from now on."""
     key = keys.revoke(uow=services(ctx).uow(), key_id=key_id)
     click.echo(f"revoked {key.id} ({key.name})")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(imports.KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    help="Their column names to ours: `theirs=ours,...`, a JSON mapping file, or a bundled preset "
+    "(uci-online-retail). Repeatable.",
+)
+@click.option("--set", "constants", multiple=True, help="A column with one value for every row: `type=purchase`.")
+@click.option("--format", "fmt", type=click.Choice(sorted(set(imports.FORMATS.values()))), help="Default: by suffix.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), help="Where bad rows go (CSV).")
+@click.option("--chunk-rows", default=imports.CHUNK_ROWS, show_default=True, type=click.IntRange(100, 1_000_000))
+@click.pass_context
+def import_command(
+    ctx: click.Context,
+    kind: str,
+    file: Path,
+    maps: tuple[str, ...],
+    constants: tuple[str, ...],
+    fmt: str | None,
+    rejects: Path | None,
+    chunk_rows: int,
+) -> None:
+    """Import items, customers or events from a CSV, JSON Lines or Parquet FILE.
+
+    Safe to run again: rows already imported are updated or skipped, never doubled. Bad rows are
+    written, with their row number and reason, to a rejects file.
+    """
+    app = services(ctx)
+    mapping = imports.Mapping.parse(maps, constants)
+    fmt = imports.file_format(file, fmt)
+    reject_file = imports.RejectFile(rejects or Path(f"{file.stem}.{kind}.rejects.csv"))
+    total = imports.count_rows(file, fmt)
+    with tqdm(total=total, unit=" rows", unit_scale=True, desc=f"{kind} from {file.name}", file=sys.stderr) as bar:
+        report = imports.import_file(
+            uow=app.uow,
+            kind=kind,
+            path=file,
+            mapping=mapping,
+            policy=app.event_policy,
+            rejects=reject_file,
+            fmt=fmt,
+            chunk_rows=chunk_rows,
+            on_chunk=bar.update,
+        )
+    _print_report(report, reject_file)
+
+
+def _print_report(report, reject_file) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("duplicate", report.duplicate),
+        ("rejected", report.rejected_count),
+    ]
+    click.echo(tabulate(rows, headers=("rows", "count"), tablefmt="simple"))
+    if reject_file.rows:
+        reasons = Counter(rejection.reason for rejection in report.rejected).most_common(8)
+        click.echo(f"\nrejected rows are in {reject_file.path}; the most common reasons:")
+        click.echo(tabulate(reasons, headers=("reason", "rows"), tablefmt="simple"))
+
+
+@main.command("demo-data")
+@click.option("--items", "item_count", default=demo.DemoSize.items, show_default=True, type=click.IntRange(50))
+@click.option(
+    "--customers", "customer_count", default=demo.DemoSize.customers, show_default=True, type=click.IntRange(10)
+)
+@click.option("--sessions", default=demo.DemoSize.sessions, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=demo.DemoSize.seed, show_default=True, type=int)
+@click.pass_context
+def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions: int, seed: int) -> None:
+    """Fill the database with a demo store: products, customers and a year of their events.
+
+    The same seed gives the same store (events end today); running it again changes nothing.
+    """
+    app = services(ctx)
+    size = demo.DemoSize(items=item_count, customers=customer_count, sessions=sessions, seed=seed)
+    until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    totals: dict[str, imports.Report] = {}
+    with tqdm(desc="demo store", unit=" rows", unit_scale=True, file=sys.stderr) as bar:
+        for what, report in demo.generate(uow=app.uow, size=size, until=until, policy=app.event_policy):
+            totals.setdefault(what, imports.Report()).merge(report)
+            bar.set_postfix_str(what)
+            bar.update(report.accepted + report.duplicate + report.rejected_count)
+    rows = [(what, r.created, r.updated + r.unchanged + r.duplicate, r.rejected_count) for what, r in totals.items()]
+    click.echo(tabulate(rows, headers=("", "added", "already there", "rejected"), tablefmt="simple"))
 
 
 @main.command()

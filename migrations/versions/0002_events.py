@@ -41,9 +41,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_events_customer_id_occurred_at", "events", ["customer_id", "occurred_at"])
     op.create_index("ix_events_item_id_type", "events", ["item_id", "type"])
-    op.create_index(op.f("ix_events_visitor_id"), "events", ["visitor_id"])
-    op.create_index(op.f("ix_events_occurred_at"), "events", ["occurred_at"])
-    op.create_index(op.f("ix_events_recommendation_id"), "events", ["recommendation_id"])
 
 
 def downgrade() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from models import Customer
 from salesbot.catalog import rules
 from salesbot.catalog.frames import Report
-from salesbot.catalog.rows import RowProblem, attributes, checked, frame_of, identifier, optional_text, upsert_frame
+from salesbot.catalog.rows import RowProblem, attributes, frame_of, identifier, optional_text, upsert_frame
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
@@ -55,14 +55,16 @@ def delete(*, uow: UnitOfWork, customer_id: str) -> None:
 
 def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     """One customer's checked values from a loosely typed row; `RowProblem` says what is wrong."""
-    country = optional_text(row, "country", longest=2)
+    country = optional_text(row, "country", longest=100)
+    if country is not None and (code := rules.country_code(country)) is None:
+        raise RowProblem(f"country {country!r} is not a country (use an ISO 3166 code or an English name)")
     email = optional_text(row, "email", longest=320)
     if email is not None and not EMAIL.match(email):
         raise RowProblem(f"email {email!r} is not an e-mail address")
     return {
         "customer_id": identifier(row, "customer_id"),
         "segment": optional_text(row, "segment", longest=100),
-        "country": checked("country", country and country.upper(), rules.country_problem),
+        "country": country and code,
         "email": email and email.lower(),
         "attributes": attributes(row),
     }

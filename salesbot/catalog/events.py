@@ -70,11 +70,20 @@ def random_ids(index: pd.Index) -> pd.Series:
     return pd.Series([f"r:{uuid.uuid4().hex}" for _ in range(len(index))], index=index, dtype="string")
 
 
-def content_ids(raw: pd.DataFrame) -> pd.Series:
-    """Ids that a row's content decides; identical rows in one chunk are told apart by their order."""
-    digest = pd.util.hash_pandas_object(raw.astype("string"), index=False)
-    occurrence = digest.groupby(digest).cumcount()
-    return "h:" + digest.map("{:016x}".format) + "-" + occurrence.astype(str)
+class ContentIds:
+    """Ids that a row's content decides, for files without event ids: importing the same file twice adds
+    nothing. Identical rows are numbered in file order, the count carried from one chunk to the next so
+    that identical neighbours split by a chunk boundary stay apart."""
+
+    def __init__(self) -> None:
+        self.carried: dict[int, int] = {}
+
+    def __call__(self, raw: pd.DataFrame) -> pd.Series:
+        digest = pd.util.hash_pandas_object(raw, index=False)
+        before = digest.map(self.carried).fillna(0).astype("int64")
+        occurrence = digest.groupby(digest).cumcount() + before
+        self.carried = (occurrence.groupby(digest).max() + 1).to_dict()
+        return "h:" + digest.map("{:016x}".format) + "-" + occurrence.astype(str)
 
 
 def store(connection: Connection, reasons: Reasons, *, policy: Policy) -> Report:
@@ -103,14 +112,21 @@ def _drop_unknown_items(connection: Connection, rows: pd.DataFrame, reasons: Rea
     return rows[~unknown]
 
 
+def take(
+    connection: Connection, frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: pd.Series
+) -> Report:
+    """Clean and store a frame of events; the caller owns the transaction."""
+    return store(connection, clean(frame, policy=policy, now=now, fallback_ids=fallback_ids), policy=policy)
+
+
 def record(*, uow: UnitOfWork, events: list[Any], policy: Policy, now: datetime | None = None) -> Report:
     """Take a batch of up to 1,000 events from the API: all good ones kept, each bad one reported by index."""
     if len(events) > MAX_BATCH:
         raise InvalidInput.for_field("events", f"at most {MAX_BATCH} events per request; got {len(events)}")
     frame, refused = frame_of(events)
-    reasons = clean(frame, policy=policy, now=now or utcnow(), fallback_ids=random_ids(frame.index))
     with uow:
-        report = store(uow.session.connection(), reasons, policy=policy)
+        now = now or utcnow()
+        report = take(uow.session.connection(), frame, policy=policy, now=now, fallback_ids=random_ids(frame.index))
         uow.commit()
     report.rejected += refused
     report.rejected.sort(key=lambda rejection: rejection.index)

@@ -65,6 +65,8 @@ def decimal(row: dict[str, Any], name: str) -> Decimal:
     value = row.get(name)
     if missing(value):
         raise RowProblem(f"{name} is required")
+    if isinstance(value, float) and abs(value - round(value, 4)) < 1e-9:
+        value = round(value, 4)  # a binary float standing for a decimal price, e.g. 0.30000000000000004
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:

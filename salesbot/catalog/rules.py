@@ -45,6 +45,20 @@ def country_problem(code: str) -> str | None:
     return f"{code!r} is not an ISO 3166-1 alpha-2 country code (for example DE, US, GB)"
 
 
+COUNTRY_ALIASES = {"EIRE": "IE", "RSA": "ZA", "USA": "US", "UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB"}
+
+
+def country_code(name: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a code, alpha-3 code or English name ("Germany" -> "DE"), if any."""
+    wanted = name.strip()
+    if wanted.upper() in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[wanted.upper()]
+    try:
+        return pycountry.countries.lookup(wanted).alpha_2
+    except LookupError:
+        return None
+
+
 def price_problem(price: Decimal) -> str | None:
     if not price.is_finite() or price < 0:
         return "must be a number greater than or equal to 0"
