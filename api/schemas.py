@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 
 CENT = Decimal("0.01")
 
@@ -46,9 +46,11 @@ class Rows(fields.List):
     so that one bad row never sinks the others."""
 
     def __init__(self, schema: type[Schema], *, most: int, noun: str, **kwargs: Any) -> None:
-        too_many = f"send 1 to {most} {noun} per request, not {{length}}; split larger batches"
-        length = validate.Length(min=1, max=most, error=too_many)
-        super().__init__(fields.Nested(schema), required=True, validate=length, **kwargs)
+        def size(rows: list[Any]) -> None:
+            if not 1 <= len(rows) <= most:
+                raise ValidationError(f"send 1 to {most} {noun} per request, not {len(rows)}; split larger batches")
+
+        super().__init__(fields.Nested(schema), required=True, validate=size, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, list):

@@ -36,7 +36,7 @@ def insert_missing(connection: Connection, table: Table, key: str, rows: list[di
     if not rows:
         return 0
     statement = _insert(connection, table).on_conflict_do_nothing(index_elements=[key])
-    return connection.execute(statement, rows).rowcount
+    return len(connection.execute(statement.returning(table.c[key]), rows).all())
 
 
 def upsert(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -53,7 +53,9 @@ def upsert(connection: Connection, table: Table, key: str, rows: list[dict[str, 
         where=changed,
     )
     now = utcnow()
-    written = connection.execute(statement, [{**row, "created_at": now, "updated_at": now} for row in rows]).rowcount
+    # RETURNING counts what was written on every backend; executemany's rowcount is not reliable everywhere.
+    stamped = [{**row, "created_at": now, "updated_at": now} for row in rows]
+    written = len(connection.execute(statement.returning(table.c[key]), stamped).all())
     return fresh, written - fresh
 
 

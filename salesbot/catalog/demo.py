@@ -58,7 +58,7 @@ class DemoSize:
 
 def catalog(size: DemoSize, rng: np.random.Generator) -> pd.DataFrame:
     """Items spread over the categories, each with a price around its category's and a popularity."""
-    category = rng.integers(0, len(CATEGORIES), size.items)
+    category = rng.permutation(np.arange(size.items) % len(CATEGORIES))  # every shelf stocked
     rows = []
     for n, index in enumerate(category):
         kind = CATEGORIES[index]

@@ -60,3 +60,54 @@ def test_config_lists_every_variable(runner):
     output = runner.invoke(main, ["config"]).output
     assert "SALESBOT_DATABASE_URL" in output
     assert "SALESBOT_REDIS_URL" in output
+
+
+def test_import_prints_a_summary_and_writes_rejects(runner, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("sku,name,cost\nA-1,Mug,4.50\nA-2,,3.00\nA-3,Teapot,abc\n", encoding="utf-8")
+    rejects = tmp_path / "bad.csv"
+    result = runner.invoke(
+        main,
+        [
+            "import",
+            "items",
+            str(items),
+            "--map",
+            "sku=item_id,name=title,cost=price",
+            "--set",
+            "currency=GBP",
+            "--rejects",
+            str(rejects),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    counts = dict(line.split() for line in result.stdout.splitlines()[2:7])
+    assert counts == {"created": "1", "updated": "0", "unchanged": "0", "duplicate": "0", "rejected": "2"}
+    assert "title is required" in result.stdout
+    assert rejects.read_text(encoding="utf-8").splitlines()[0] == "row,reason,sku,name,cost"
+
+
+def test_import_of_a_missing_or_unknown_file_is_one_clear_line(runner, tmp_path):
+    missing = runner.invoke(main, ["import", "items", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
+    odd = tmp_path / "items.xlsx"
+    odd.write_text("x", encoding="utf-8")
+    unknown = runner.invoke(main, ["import", "items", str(odd)])
+    assert unknown.exit_code == 1
+    assert "cannot tell the format of items.xlsx" in unknown.output
+
+
+def test_demo_data_is_deterministic_and_loads_once(runner, tmp_path):
+    small = ["demo-data", "--items", "60", "--customers", "20", "--sessions", "200"]
+    first = runner.invoke(main, small)
+    assert first.exit_code == 0, first.output
+    added = {line.split()[0]: int(line.split()[1]) for line in first.stdout.splitlines()[2:]}
+    assert added["items"] == 60
+    assert added["customers"] == 20
+    assert added["events"] > 200
+    again = runner.invoke(main, small).stdout.splitlines()[2:]
+    assert all(line.split()[1] == "0" for line in again)
+    other = {"SALESBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    runner.invoke(main, ["db", "upgrade"], env=other)
+    assert runner.invoke(main, small, env=other).stdout == first.stdout
