@@ -25,7 +25,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports keep their indexes in memory
+    cursor.execute("PRAGMA cache_size=-262144")  # up to 256 MiB: bulk imports keep their indexes in memory
     cursor.close()
 
 

@@ -11,7 +11,16 @@ from sqlalchemy import Connection
 from models import Customer
 from salesbot.catalog import rules
 from salesbot.catalog.frames import Report
-from salesbot.catalog.rows import RowProblem, attributes, frame_of, identifier, optional_text, upsert_frame
+from salesbot.catalog.rows import (
+    Cleaned,
+    RowProblem,
+    attributes,
+    frame_of,
+    identifier,
+    optional_text,
+    take_rows,
+    upsert_cleaned,
+)
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
@@ -70,9 +79,19 @@ def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def prepare(frame: pd.DataFrame) -> Cleaned:
+    """The checked rows of `frame` and a report naming the bad ones (no database needed)."""
+    return take_rows(frame, clean_row, "customer_id")
+
+
+def write(connection: Connection, cleaned: Cleaned) -> Report:
+    """Create or update the prepared rows; the caller commits."""
+    return upsert_cleaned(connection, cleaned, table=Customer.__table__, key="customer_id")
+
+
 def take(connection: Connection, frame: pd.DataFrame) -> Report:
     """Create or update every good row of `frame`; report the bad ones by index. The caller commits."""
-    return upsert_frame(connection, frame, table=Customer.__table__, key="customer_id", clean_row=clean_row)
+    return write(connection, prepare(frame))
 
 
 def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:

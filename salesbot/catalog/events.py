@@ -96,13 +96,22 @@ def store(connection: Connection, reasons: Reasons, *, policy: Policy) -> Report
     rows = rows[~repeated]
     if not policy.keep_unknown_items:
         rows = _drop_unknown_items(connection, rows, reasons)
-    customers = rows.customer_id.dropna().unique().tolist()
-    bulk.insert_missing(connection, Customer.__table__, "customer_id", [{"customer_id": c} for c in customers])
+    _add_unknown_customers(connection, rows.customer_id)
     created = bulk.insert_ignoring_duplicates(connection, Event.__tablename__, rows[FIELDS], "event_id")
     report.created += created
     report.duplicate += len(rows) - created
     report.rejected += reasons.rejections()
     return report
+
+
+def _add_unknown_customers(connection: Connection, mentioned: pd.Series) -> None:
+    """Customers first seen in events join with nothing known about them yet."""
+    unique = mentioned.dropna().unique().tolist()
+    known = bulk.existing_keys(connection, Customer.customer_id, unique)
+    now = pd.Timestamp(utcnow()).as_unit("us")
+    new = pd.DataFrame({"customer_id": [customer for customer in unique if customer not in known]})
+    new = new.assign(attributes="{}", created_at=now, updated_at=now)
+    bulk.insert_ignoring_duplicates(connection, Customer.__tablename__, new, "customer_id")
 
 
 def _drop_unknown_items(connection: Connection, rows: pd.DataFrame, reasons: Reasons) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -155,26 +156,33 @@ def _raw_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]
         raise InvalidInput.for_field("FILE", f"cannot read {path.name} as {fmt}: {exc}") from exc
 
 
-Taker = Callable[[Connection, pd.DataFrame, pd.DataFrame], Report]
+@dataclass(frozen=True)
+class Steps:
+    """Importing a chunk is two steps: `prepare` (mapped, raw) needs no database and can run ahead on a
+    second thread; `write` (connection, prepared) runs in the chunk's transaction."""
+
+    prepare: Callable[[pd.DataFrame, pd.DataFrame], Any]
+    write: Callable[[Connection, Any], Report]
 
 
-def taker(kind: str, policy: events.Policy) -> Taker:
-    """What writes one mapped chunk of `kind` (the raw chunk gives events their content-derived ids)."""
+def steps(kind: str, policy: events.Policy) -> Steps:
     if kind == "items":
-        return lambda connection, frame, _raw: items.take(connection, frame)
+        return Steps(lambda frame, _raw: items.prepare(frame), items.write)
     if kind == "customers":
-        return lambda connection, frame, _raw: customers.take(connection, frame)
-    content_ids = events.ContentIds()
-    return lambda connection, frame, raw: events.take(
-        connection, frame, policy=policy, now=utcnow(), fallback_ids=content_ids(raw).loc[frame.index]
+        return Steps(lambda frame, _raw: customers.prepare(frame), customers.write)
+    content_ids = events.ContentIds()  # raw chunks give events without ids their content-derived ones
+    return Steps(
+        lambda frame, raw: events.clean(
+            frame, policy=policy, now=utcnow(), fallback_ids=content_ids(raw).loc[frame.index]
+        ),
+        lambda connection, reasons: events.store(connection, reasons, policy=policy),
     )
 
 
-def import_chunk(uow: UnitOfWork, take: Taker, raw: pd.DataFrame, mapping: Mapping, kind: str) -> Report:
-    """Map and write one chunk in one transaction."""
-    frame, refused = mapping.apply(raw, kind)
+def write_chunk(uow: UnitOfWork, plan: Steps, prepared: Any, refused: list[Rejection]) -> Report:
+    """Write one prepared chunk in one transaction."""
     with uow:
-        report = take(uow.session.connection(), frame, raw)
+        report = plan.write(uow.session.connection(), prepared)
         uow.commit()
     report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
     return report
@@ -207,12 +215,25 @@ def import_file(
     chunk_rows: int = CHUNK_ROWS,
     on_chunk: Callable[[int], None] = lambda rows: None,
 ) -> Report:
-    """Import a whole file; `on_chunk(rows)` is told as each chunk is committed."""
-    fmt = file_format(path, fmt)
-    take, total = taker(kind, policy), Report()
-    for raw in read_chunks(path, fmt, chunk_rows):
-        report = import_chunk(uow(), take, raw, mapping, kind)
-        rejects.write(raw, report.rejected)
-        total.merge(report)
-        on_chunk(len(raw))
+    """Import a whole file; `on_chunk(rows)` is told as each chunk is committed. While one chunk is
+    written the next is read and checked on a second thread."""
+    plan, total = steps(kind, policy), Report()
+    chunks = read_chunks(path, file_format(path, fmt), chunk_rows)
+
+    def prepare_next() -> tuple[pd.DataFrame, list[Rejection], Any] | None:
+        raw = next(chunks, None)
+        if raw is None:
+            return None
+        frame, refused = mapping.apply(raw, kind)
+        return raw, refused, plan.prepare(frame, raw)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as reader:
+        pending = reader.submit(prepare_next)
+        while (ready := pending.result()) is not None:
+            pending = reader.submit(prepare_next)
+            raw, refused, prepared = ready
+            report = write_chunk(uow(), plan, prepared, refused)
+            rejects.write(raw, report.rejected)
+            total.merge(report)
+            on_chunk(len(raw))
     return total

@@ -19,6 +19,9 @@ FALSE = {"false", "0", "no", "n", "f"}
 ATTRIBUTE_PREFIX = "attributes."
 
 
+Cleaned = tuple[list[dict[str, Any]], Report]
+
+
 class RowProblem(ValueError):
     """What is wrong with one row, in words for the person who sent it."""
 
@@ -119,16 +122,11 @@ def take_rows(
     return list(cleaned.values()), report
 
 
-def upsert_frame(
-    connection: Connection,
-    frame: pd.DataFrame,
-    *,
-    table: Table,
-    key: str,
-    clean_row: Callable[[dict[str, Any]], dict[str, Any]],
+def upsert_cleaned(
+    connection: Connection, cleaned: tuple[list[dict[str, Any]], Report], *, table: Table, key: str
 ) -> Report:
-    """Create or update each good row of `frame` in `table`, reporting the bad ones by index."""
-    rows, report = take_rows(frame, clean_row, key)
+    """Create or update the rows `take_rows` cleaned; the report says how many of each."""
+    rows, report = cleaned
     created, updated = bulk.upsert(connection, table, key, rows)
     report.created, report.updated, report.unchanged = created, updated, len(rows) - created - updated
     return report
