@@ -7,9 +7,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_cors import CORS
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
 from api.wiring import salesbot, uow
@@ -19,6 +19,7 @@ from salesbot.errors import PermissionDenied, Unauthenticated
 
 View = TypeVar("View", bound=Callable[..., Any])
 BEARER = "bearer "
+LIMITER_RETRY_AFTER = "X-Salesbot-Limiter-Retry-After"
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `salesbot keys create`"}
 
 
@@ -77,6 +78,14 @@ def rate_limit() -> str:
     return settings.site_rate_limit if token.startswith(Role.SITE.key_prefix) else settings.rate_limit
 
 
+def _retry_after_when_limited(response: Response) -> Response:
+    """Only a 429 says when to come back (when the key's window resets); other answers keep their own."""
+    seconds = response.headers.pop(LIMITER_RETRY_AFTER, None)
+    if response.status_code == 429 and seconds:
+        response.headers["Retry-After"] = seconds
+    return response
+
+
 def install(app: Flask) -> Limiter:
     """CORS for the configured origins and the rate limiter (Redis-backed when configured)."""
     settings = app.extensions["salesbot"].settings
@@ -88,12 +97,15 @@ def install(app: Flask) -> Limiter:
             expose_headers=["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
             max_age=600,
         )
+    app.after_request(_retry_after_when_limited)  # registered first, so it runs after the limiter's own hook
     limiter = Limiter(
         rate_key,
         app=app,
         default_limits=[rate_limit],
         storage_uri=settings.redis_url or "memory://",
         headers_enabled=True,
+        # flask-limiter sets Retry-After on every response; park it where _retry_after_when_limited looks.
+        header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
         swallow_errors=True,
         in_memory_fallback_enabled=bool(settings.redis_url),
     )

@@ -23,7 +23,10 @@ STATUS: dict[type[errors.SalesbotError], int] = {
     errors.PermissionDenied: 403,
     errors.Unavailable: 503,
 }
-EXTRA_HEADERS: dict[int, dict[str, str]] = {401: {"WWW-Authenticate": 'Bearer realm="salesbot"'}}
+EXTRA_HEADERS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": 'Bearer realm="salesbot"'},
+    503: {"Retry-After": "1"},
+}
 PROBLEM = "application/problem+json"
 LOCATIONS_NAMED_BY_FIELD = {"json", "query", "path", "form"}
 

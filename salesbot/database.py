@@ -6,7 +6,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from salesbot.errors import Unavailable
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -44,9 +47,13 @@ class UnitOfWork:
         self.session = self._session_factory()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
         # close() rolls back what was not committed but, unlike rollback(), leaves loaded rows readable.
         self.session.close()
+        if isinstance(error, OperationalError):
+            # Deadlocks, lock timeouts and lost connections: nothing was written, and trying again may work.
+            problem = type(error.orig).__name__
+            raise Unavailable(f"the database is unavailable or busy ({problem}); try again shortly") from error
 
     def commit(self) -> None:
         self.session.commit()

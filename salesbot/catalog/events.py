@@ -97,7 +97,8 @@ def store(connection: Connection, reasons: Reasons, *, policy: Policy) -> Report
     if not policy.keep_unknown_items:
         rows = _drop_unknown_items(connection, rows, reasons)
     _add_unknown_customers(connection, rows.customer_id)
-    created = bulk.insert_ignoring_duplicates(connection, Event.__tablename__, rows[FIELDS], "event_id")
+    ordered = rows[FIELDS].sort_values("event_id")  # one lock order for every writer, as for customers
+    created = bulk.insert_ignoring_duplicates(connection, Event.__tablename__, ordered, "event_id")
     report.created += created
     report.duplicate += len(rows) - created
     report.rejected += reasons.rejections()
@@ -109,7 +110,8 @@ def _add_unknown_customers(connection: Connection, mentioned: pd.Series) -> None
     unique = mentioned.dropna().unique().tolist()
     known = bulk.existing_keys(connection, Customer.customer_id, unique)
     now = pd.Timestamp(utcnow()).as_unit("us")
-    new = pd.DataFrame({"customer_id": [customer for customer in unique if customer not in known]})
+    # Sorted, so that concurrent batches lock new customers in the same order and never deadlock.
+    new = pd.DataFrame({"customer_id": sorted(customer for customer in unique if customer not in known)})
     new = new.assign(attributes="{}", created_at=now, updated_at=now)
     bulk.insert_ignoring_duplicates(connection, Customer.__tablename__, new, "customer_id")
 

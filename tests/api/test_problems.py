@@ -114,6 +114,15 @@ def test_an_unmigrated_database_is_not_ready(tmp_path):
     services.close()
 
 
+def test_a_request_the_database_cannot_serve_is_a_503_to_retry(tmp_path):
+    services = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}"))
+    client = create_app(services=services).test_client()
+    response = client.get("/v1/items", headers={"Authorization": "Bearer sk_anything"})
+    assert "try again" in assert_problem(response, 503)["detail"]
+    assert response.headers["Retry-After"] == "1"
+    services.close()
+
+
 def test_the_request_id_is_echoed_and_in_the_problem(client):
     response = client.get("/v2/nothing", headers={"X-Request-ID": "shop-req-12345678"})
     assert response.headers["X-Request-ID"] == "shop-req-12345678"

@@ -25,8 +25,10 @@ def bearer(services, role):
 def test_a_key_over_its_budget_gets_a_429_problem_with_retry_after(sqlite_database_url):
     app, services = make_app(sqlite_database_url, rate_limit="3/minute")
     client, headers = app.test_client(), bearer(services, "server")
-    statuses = [client.get("/v1/items", headers=headers).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    answers = [client.get("/v1/items", headers=headers) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert "Retry-After" not in answers[0].headers
+    assert answers[0].headers["X-RateLimit-Remaining"] == "2"
     limited = client.get("/v1/items", headers=headers)
     assert limited.mimetype == "application/problem+json"
     assert 0 < int(limited.headers["Retry-After"]) <= 60
