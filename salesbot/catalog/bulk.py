@@ -39,14 +39,6 @@ def existing_keys(connection: Connection, column: Any, keys: Iterable[str]) -> s
     return {row[0] for row in connection.exec_driver_sql(sql, (parameter,))}
 
 
-def insert_missing(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose key is not stored yet; the others are left as they are."""
-    if not rows:
-        return 0
-    statement = _insert(connection, table).on_conflict_do_nothing(index_elements=[key])
-    return len(connection.execute(statement.returning(table.c[key]), rows).all())
-
-
 def upsert(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Insert or update rows by `key`, touching only rows whose values change: (created, updated)."""
     if not rows:

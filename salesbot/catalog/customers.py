@@ -15,9 +15,9 @@ from salesbot.catalog.rows import (
     Cleaned,
     RowProblem,
     attributes,
-    frame_of,
     identifier,
     optional_text,
+    take_batch,
     take_rows,
     upsert_cleaned,
 )
@@ -96,9 +96,4 @@ def take(connection: Connection, frame: pd.DataFrame) -> Report:
 
 def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:
     """Create or replace a batch at once; a bad row never blocks the good ones."""
-    with uow:
-        frame, refused = frame_of(rows)
-        report = take(uow.session.connection(), frame)
-        report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
-        uow.commit()
-    return report
+    return take_batch(uow=uow, rows=rows, take=take)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table
 
 from salesbot.catalog import bulk, rules
 from salesbot.catalog.frames import Rejection, Report
+from salesbot.database import UnitOfWork
 
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f"}
@@ -138,3 +139,13 @@ def frame_of(rows: list[Any]) -> tuple[pd.DataFrame, list[Rejection]]:
     refused = [Rejection(index, "must be a JSON object") for index, row in enumerate(rows) if index not in objects]
     frame = pd.DataFrame.from_records(list(objects.values()), index=list(objects)) if objects else pd.DataFrame()
     return frame, refused
+
+
+def take_batch(*, uow: UnitOfWork, rows: list[Any], take: Callable[[Connection, pd.DataFrame], Report]) -> Report:
+    """Write a batch request's rows in one transaction; rows that are not objects are rejected by index."""
+    frame, refused = frame_of(rows)
+    with uow:
+        report = take(uow.session.connection(), frame)
+        uow.commit()
+    report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
+    return report
