@@ -159,14 +159,15 @@ def baseline_rate(url: str, rows: pd.DataFrame) -> float:
 
 
 def peak_memory_mb(url: str, path: Path) -> float:
-    """Peak resident memory of a separate process importing `path`."""
+    """Peak resident memory of a separate process importing `path` (VmHWM: ru_maxrss would count the pages the
+    child shared with this big process before it exec'd)."""
     script = (
-        "import resource, sys; from pathlib import Path; from salesbot.bootstrap import bootstrap;"
+        "import sys; from pathlib import Path; from salesbot.bootstrap import bootstrap;"
         "from salesbot.catalog import imports; from salesbot.config import Settings;"
         f"shop = bootstrap(Settings(database_url={url!r}));"
         f"imports.import_file(uow=shop.uow, kind='events', path=Path({str(path)!r}), mapping=imports.Mapping(),"
         f"policy=shop.event_policy, rejects=imports.RejectFile(Path({str(path)!r} + '.rejects.csv')));"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     return int(out.strip().splitlines()[-1]) / 1024

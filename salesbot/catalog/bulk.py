@@ -30,7 +30,8 @@ def existing_keys(connection: Connection, column: Any, keys: Iterable[str]) -> s
         return set()
     table, name = column.table.name, column.name
     if connection.dialect.name == "postgresql":
-        sql, parameter = f"SELECT {name} FROM {table} WHERE {name} = ANY(%s)", wanted
+        # Cast to the column's own type, or PostgreSQL compares as text and cannot use the index.
+        sql, parameter = f"SELECT {name} FROM {table} WHERE {name} = ANY(%s::varchar[])", wanted
     else:
         sql, parameter = (
             f"SELECT {name} FROM {table} WHERE {name} IN (SELECT value FROM json_each(?))",
