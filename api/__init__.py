@@ -9,12 +9,19 @@ from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
-from api import access, catalog, errors, health, requests
+from api import access, catalog, errors, health, recommender, requests
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
 
-BLUEPRINTS = (health.blp, catalog.items, catalog.customers, catalog.events)
+BLUEPRINTS = (
+    health.blp,
+    recommender.recommendations,
+    catalog.items,
+    catalog.customers,
+    catalog.events,
+    recommender.models,
+)
 DOCS_ASSETS = "/docs/assets/"
 
 

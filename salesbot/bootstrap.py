@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesbot.catalog import events
 from salesbot.config import Settings
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
+from salesbot.recommender.serving import Recommender
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Salesbot:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    recommender: Recommender
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -34,4 +36,6 @@ class Salesbot:
 def bootstrap(settings: Settings | None = None) -> Salesbot:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
-    return Salesbot(settings=settings, engine=engine, session_factory=make_session_factory(engine))
+    session_factory = make_session_factory(engine)
+    recommender = Recommender(lambda: UnitOfWork(session_factory))
+    return Salesbot(settings=settings, engine=engine, session_factory=session_factory, recommender=recommender)

@@ -1,0 +1,1 @@
+"""Recommender: LightFM trained on the store's events, evaluated honestly, served with business filters."""

@@ -1,0 +1,81 @@
+"""Honest evaluation: train before a cut-off, test on what customers did after it, next to popularity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from salesbot.recommender import metrics
+from salesbot.recommender.dataset import Interactions
+
+BLOCK = 1_024
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """For each test customer (row in the training matrix): the items they turned to after the cut-off."""
+
+    rows: np.ndarray
+    relevant: list[set[int]]
+
+
+def holdout(train: Interactions, later: pd.DataFrame, *, new_items_only: bool) -> Holdout:
+    """Test customers are those known at training time who did something afterwards."""
+    customers = pd.Index(train.customer_ids)
+    items = pd.Index(train.item_ids)
+    later = later.assign(row=customers.get_indexer(later.customer_id), col=items.get_indexer(later.item_id))
+    later = later[(later.row >= 0) & (later.col >= 0)]
+    seen = train.weights.tocsr()
+    rows, relevant = [], []
+    for row, cols in later.groupby("row").col:
+        wanted = set(cols.tolist())
+        if new_items_only:
+            wanted -= set(seen[row].indices.tolist())
+        if wanted:
+            rows.append(row)
+            relevant.append(wanted)
+    return Holdout(rows=np.array(rows, dtype=np.int64), relevant=relevant)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k highest scores in each row, best first."""
+    k = min(k, scores.shape[1])
+    best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1)
+    return np.take_along_axis(best, order, axis=1)
+
+
+def score_blocks(
+    customer_vectors: np.ndarray, item_vectors: np.ndarray, item_biases: np.ndarray, rows: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for start in range(0, len(rows), BLOCK):
+        block = rows[start : start + BLOCK]
+        yield block, customer_vectors[block] @ item_vectors.T + item_biases
+
+
+def evaluate_scores(
+    blocks: Iterator[tuple[np.ndarray, np.ndarray]], train: Interactions, test: Holdout, *, k: int, exclude_seen: bool
+) -> dict[str, float]:
+    seen = train.weights.tocsr()
+    recommended, scored = [], []
+    for rows, scores in blocks:
+        if exclude_seen:
+            for position, row in enumerate(rows):
+                scores[position, seen[row].indices] = -np.inf
+        recommended += top_k(scores, k).tolist()
+        scored += list(scores)
+    figures = metrics.evaluate(recommended, test.relevant, k=k, catalog_size=len(train.item_ids))
+    excluded = [set(seen[row].indices.tolist()) if exclude_seen else set() for row in test.rows]
+    figures["auc"] = metrics.auc(scored, test.relevant, excluded)
+    return figures
+
+
+def popularity_blocks(train: Interactions, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The baseline: everyone gets the items most customers interacted with."""
+    popularity = np.asarray((train.weights.tocsr() > 0).sum(axis=0), dtype=np.float64).ravel()
+    for start in range(0, len(rows), BLOCK):
+        block = rows[start : start + BLOCK]
+        yield block, np.tile(popularity, (len(block), 1))

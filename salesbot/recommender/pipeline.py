@@ -1,0 +1,131 @@
+"""Training a model version end to end: read the store, evaluate on a time split, fit on everything, keep it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from models import ModelVersion
+from models.base import utcnow
+from salesbot.database import UnitOfWork
+from salesbot.errors import InvalidInput
+from salesbot.recommender import evaluation, versions
+from salesbot.recommender.dataset import Interactions, Store, build, read_store, weigh
+from salesbot.recommender.training import Params, fit
+
+__all__ = ["Params", "Plan", "activate_if_better", "start", "train"]
+
+log = logging.getLogger("salesbot.recommender")
+Progress = Callable[[str, int], None]
+HOLDOUT_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    params: Params = field(default_factory=Params)
+    weights: Mapping[str, float] | None = None
+    half_life_days: float | None = None
+    cutoff: datetime | None = None  # default: the moment 80% of events had happened
+    new_items_only: bool = True
+    k: int = 10
+
+
+def start(*, uow: Callable[[], UnitOfWork], plan: Plan) -> ModelVersion:
+    """The version row a training run fills in, made first so that callers can answer with its id."""
+    return versions.start(uow=uow(), params=plan.params.as_dict() | {"half_life_days": plan.half_life_days})
+
+
+def train(
+    *,
+    uow: Callable[[], UnitOfWork],
+    plan: Plan,
+    weights: Mapping[str, float],
+    on_epoch: Progress = lambda phase, epoch: None,
+    version: ModelVersion | None = None,
+) -> ModelVersion:
+    """Train, evaluate and store a new version (not activated). A failure is recorded on the version."""
+    plan = replace(plan, weights=plan.weights or weights)
+    version = version or start(uow=uow, plan=plan)
+    try:
+        with uow() as work:
+            store = read_store(work.session.connection())
+        if store.events.empty:
+            raise InvalidInput.for_field("events", "there are no events with a customer to learn from yet")
+        now = utcnow()
+        report = evaluate(store, plan, now=now, on_epoch=on_epoch)
+        everything = build(store, plan.weights, now=now, half_life_days=plan.half_life_days)
+        embeddings = fit(everything, plan.params, on_epoch=lambda epoch: on_epoch("final model", epoch))
+        artifact = versions.Artifact(
+            item_ids=everything.item_ids,
+            customer_ids=everything.customer_ids,
+            customer_feature_names=np.array(everything.customer_features.names),
+            popularity=_popularity(everything),
+            embeddings=embeddings,
+        )
+        return versions.finish(
+            uow=uow(), version_id=version.id, artifact=artifact, data=_snapshot(store, everything), metrics=report
+        )
+    except Exception as exc:
+        log.exception("training %s failed", version.id)
+        versions.fail(uow=uow(), version_id=version.id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def evaluate(store: Store, plan: Plan, *, now: datetime, on_epoch: Progress) -> dict:
+    """Metrics at k for the model and for popularity, trained before the cut-off and tested after it."""
+    cutoff = pd.Timestamp(plan.cutoff) if plan.cutoff else store.events.occurred_at.quantile(1 - HOLDOUT_SHARE)
+    before = store.events[store.events.occurred_at < cutoff]
+    after = store.events[(store.events.occurred_at >= cutoff) & (weigh(store.events, plan.weights, now=now) > 0)]
+    if before.empty or after.empty:
+        return {"k": plan.k, "note": "too little history to hold out a test period"}
+    train_store = Store(events=before, items=store.items, customers=store.customers)
+    train_set = build(train_store, plan.weights, now=cutoff.to_pydatetime(), half_life_days=plan.half_life_days)
+    test = evaluation.holdout(train_set, after, new_items_only=plan.new_items_only)
+    embeddings = fit(train_set, plan.params, on_epoch=lambda epoch: on_epoch("evaluation model", epoch))
+    model_blocks = evaluation.score_blocks(
+        embeddings.customer_vectors, embeddings.item_vectors, embeddings.item_biases, test.rows
+    )
+    options = {"k": plan.k, "exclude_seen": plan.new_items_only}
+    return {
+        "k": plan.k,
+        "cutoff": cutoff.isoformat(),
+        "new_items_only": plan.new_items_only,
+        "test_customers": len(test.rows),
+        "model": evaluation.evaluate_scores(model_blocks, train_set, test, **options),
+        "popularity": evaluation.evaluate_scores(
+            evaluation.popularity_blocks(train_set, test.rows), train_set, test, **options
+        ),
+    }
+
+
+def activate_if_better(*, uow: Callable[[], UnitOfWork], version: ModelVersion, k: int = 10) -> bool:
+    """Activate `version` when its NDCG@k beats the active version's (or nothing is active)."""
+    active = versions.active_id(uow=uow())
+    if active is not None and _ndcg(versions.get(uow=uow(), version_id=active), k) >= _ndcg(version, k):
+        return False
+    versions.activate(uow=uow(), version_id=version.id)
+    return True
+
+
+def _ndcg(version: ModelVersion, k: int) -> float:
+    return float((version.metrics or {}).get("model", {}).get(f"ndcg@{k}", -1.0))
+
+
+def _popularity(interactions: Interactions) -> np.ndarray:
+    return np.asarray((interactions.weights.tocsr() > 0).sum(axis=0), dtype=np.float32).ravel()
+
+
+def _snapshot(store: Store, interactions: Interactions) -> dict:
+    return {
+        "events": len(store.events),
+        "customers": len(interactions.customer_ids),
+        "items": len(interactions.item_ids),
+        "interactions": int(interactions.weights.nnz),
+        "from": store.events.occurred_at.min().isoformat(),
+        "until": store.events.occurred_at.max().isoformat(),
+    }

@@ -1,0 +1,320 @@
+"""Serving recommendations from the active model version: scored from embeddings, filtered by the business.
+
+Each process keeps the active version's embeddings in memory and asks the database every few seconds
+which version is active, so promoting or rolling back a model reaches every process without a restart.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from models import Customer, Event, Item
+from salesbot.database import UnitOfWork
+from salesbot.errors import NotFound
+from salesbot.recommender import versions
+from salesbot.recommender.evaluation import top_k
+from salesbot.recommender.versions import Artifact
+
+VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
+POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
+
+
+@dataclass(frozen=True)
+class Filters:
+    category: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    in_stock: bool = True
+    exclude: frozenset[str] = frozenset()
+    include_purchased: bool = False
+    diversify: int | None = None  # at most this many items per category
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    item_id: str
+    title: str
+    price: float
+    category: str | None
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    recommendation_id: str
+    model_version: str | None
+    strategy: str  # personal, features, session, similar, popular
+    items: list[Suggestion]
+
+
+@dataclass
+class Shelf:
+    """What the catalog says now about each item the model knows, in the model's item order."""
+
+    titles: np.ndarray
+    categories: np.ndarray
+    prices: np.ndarray
+    in_stock: np.ndarray
+
+    @classmethod
+    def read(cls, uow: UnitOfWork, item_ids: np.ndarray) -> Shelf:
+        with uow:
+            rows = uow.session.execute(select(Item.item_id, Item.title, Item.category, Item.price, Item.in_stock)).all()
+        frame = pd.DataFrame(rows, columns=["item_id", "title", "category", "price", "in_stock"]).set_index("item_id")
+        frame = frame.reindex(pd.Index(item_ids))
+        return cls(
+            titles=frame.title.fillna("").to_numpy(dtype=object),
+            categories=frame.category.to_numpy(dtype=object),
+            prices=pd.to_numeric(frame.price, errors="coerce").astype("float64").to_numpy(),
+            in_stock=frame.in_stock.fillna(False).astype(bool).to_numpy(),  # gone from the catalog: never shown
+        )
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        mask = ~pd.isna(self.prices)
+        if filters.in_stock:
+            mask &= self.in_stock
+        if filters.category is not None:
+            mask &= self.categories == filters.category
+        if filters.min_price is not None:
+            mask &= self.prices >= filters.min_price
+        if filters.max_price is not None:
+            mask &= self.prices <= filters.max_price
+        return mask
+
+
+@dataclass
+class Loaded:
+    version_id: str
+    artifact: Artifact
+    items: pd.Index
+    customers: pd.Index
+    features: pd.Index
+    shelf: Shelf
+    shelf_read_at: float = field(default_factory=time.monotonic)
+
+
+class Recommender:
+    """Recommendations for customers, sessions and items, from whichever model version is active."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = 5.0, shelf_every: float = 60.0):
+        self._uow, self._check_every, self._shelf_every = uow, check_every, shelf_every
+        self._loaded: Loaded | None = None
+        self._checked_at = -np.inf
+        self._lock = threading.Lock()
+
+    def current(self) -> Loaded | None:
+        """The active version, loaded; re-checked every few seconds and reloaded when it changed."""
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self._check_every:
+                self._checked_at = time.monotonic()
+                self._loaded = self._load(versions.active_id(uow=self._uow()))
+            if self._loaded and time.monotonic() - self._loaded.shelf_read_at >= self._shelf_every:
+                self._loaded.shelf = Shelf.read(self._uow(), self._loaded.artifact.item_ids)
+                self._loaded.shelf_read_at = time.monotonic()
+            return self._loaded
+
+    def _load(self, version_id: str | None) -> Loaded | None:
+        if version_id is None:
+            return None
+        if self._loaded is not None and self._loaded.version_id == version_id:
+            return self._loaded
+        artifact = versions.load_artifact(uow=self._uow(), version_id=version_id)
+        return Loaded(
+            version_id=version_id,
+            artifact=artifact,
+            items=pd.Index(artifact.item_ids),
+            customers=pd.Index(artifact.customer_ids),
+            features=pd.Index(artifact.customer_feature_names),
+            shelf=Shelf.read(self._uow(), artifact.item_ids),
+        )
+
+    def for_customer(self, customer_id: str, *, n: int, filters: Filters) -> Recommendations:
+        model = self.current()
+        history = self._history(customer_id)
+        if model is None:
+            return self.popular(n=n, filters=filters)
+        vector, strategy = self._customer_vector(model, customer_id)
+        if vector is None:
+            return self.popular(n=n, filters=filters)
+        hidden = set() if filters.include_purchased else set(history[history.type == "purchase"].item_id)
+        scores = model.artifact.embeddings.item_vectors @ vector + model.artifact.embeddings.item_biases
+        chosen = self._pick(model, scores, n=n, filters=filters, hidden=hidden)
+        reasons = self._personal_reasons(model, chosen, history, strategy)
+        return self._answer(model, strategy, chosen, scores, reasons)
+
+    def for_session(self, item_ids: list[str], *, n: int, filters: Filters) -> Recommendations:
+        model = self.current()
+        known = [item for item in item_ids if model is not None and item in model.items]
+        if model is None or not known:
+            return self.popular(n=n, filters=filters)
+        positions = model.items.get_indexer(known)
+        vectors = model.artifact.embeddings.item_vectors
+        scores = vectors @ vectors[positions].mean(axis=0) + model.artifact.embeddings.item_biases
+        chosen = self._pick(model, scores, n=n, filters=filters, hidden=set(item_ids))
+        reasons = [f"goes with {self._closest_title(model, item, positions)}" for item in chosen]
+        return self._answer(model, "session", chosen, scores, reasons)
+
+    def similar(self, item_id: str, *, n: int, filters: Filters) -> Recommendations:
+        model = self.current()
+        if model is None or item_id not in model.items:
+            self._require_item(item_id)
+            return self.popular(n=n, filters=filters)
+        position = model.items.get_loc(item_id)
+        vectors = model.artifact.embeddings.item_vectors
+        norms = np.linalg.norm(vectors, axis=1) + 1e-9
+        scores = (vectors @ vectors[position]) / (norms * norms[position])
+        chosen = self._pick(model, scores, n=n, filters=filters, hidden={item_id})
+        title = model.shelf.titles[position]
+        return self._answer(model, "similar", chosen, scores, [f"similar to {title}"] * len(chosen))
+
+    def popular(self, *, n: int, filters: Filters) -> Recommendations:
+        """The most popular items that pass the filters; from the model's data, or counted live without one."""
+        model = self.current()
+        if model is not None:
+            scores = model.artifact.popularity.astype(np.float64)
+            chosen = self._pick(model, scores, n=n, filters=filters, hidden=set())
+            reasons = [self._popular_reason(model.shelf.categories[p]) for p in chosen]
+            return self._answer(model, "popular", chosen, scores, reasons)
+        return self._popular_without_model(n=n, filters=filters)
+
+    def _customer_vector(self, model: Loaded, customer_id: str) -> tuple[np.ndarray | None, str]:
+        if customer_id in model.customers:
+            return model.artifact.embeddings.customer_vectors[model.customers.get_loc(customer_id)], "personal"
+        tags = self._customer_tags(customer_id)
+        positions = model.features.get_indexer(tags)
+        positions = positions[positions >= 0]
+        if len(positions) == 0:
+            return None, "popular"
+        return model.artifact.embeddings.customer_feature_vectors[positions].mean(axis=0), "features"
+
+    def _customer_tags(self, customer_id: str) -> list[str]:
+        with self._uow() as uow:
+            customer = uow.session.get(Customer, customer_id)
+            if customer is None:
+                return []
+            tags = [f"segment:{customer.segment}", f"country:{customer.country}"]
+            for key, value in (customer.attributes or {}).items():
+                tags += [f"attr:{key}={each}" for each in (value if isinstance(value, list) else [value])]
+            return tags
+
+    def _history(self, customer_id: str) -> pd.DataFrame:
+        query = (
+            select(Event.item_id, Event.type)
+            .where(Event.customer_id == customer_id)
+            .order_by(Event.occurred_at.desc())
+            .limit(500)
+        )
+        with self._uow() as uow:
+            return pd.DataFrame(uow.session.execute(query).all(), columns=["item_id", "type"])
+
+    def _pick(self, model: Loaded, scores: np.ndarray, *, n: int, filters: Filters, hidden: set[str]) -> list[int]:
+        """The best `n` allowed items, at most `filters.diversify` per category."""
+        scores = np.where(model.shelf.allowed(filters), scores, -np.inf)
+        drop = model.items.get_indexer(list(hidden | filters.exclude))
+        scores[drop[drop >= 0]] = -np.inf
+        ranked = top_k(scores[None, :], min(len(scores), n * 5 if filters.diversify else n))[0]
+        chosen, per_category = [], {}
+        for position in ranked:
+            if not np.isfinite(scores[position]) or len(chosen) == n:
+                break
+            category = model.shelf.categories[position]
+            if filters.diversify and per_category.get(category, 0) >= filters.diversify:
+                continue
+            per_category[category] = per_category.get(category, 0) + 1
+            chosen.append(int(position))
+        return chosen
+
+    def _personal_reasons(self, model: Loaded, chosen: list[int], history: pd.DataFrame, strategy: str) -> list[str]:
+        if strategy == "features" or history.empty:
+            return [f"picked for customers like you in {model.shelf.categories[p] or 'this shop'}" for p in chosen]
+        seen = history.drop_duplicates("item_id")
+        seen = seen[seen.item_id.isin(model.items)]
+        if seen.empty:
+            return ["recommended for you"] * len(chosen)
+        positions = model.items.get_indexer(seen.item_id)
+        vectors = model.artifact.embeddings.item_vectors
+        similarity = vectors[chosen] @ vectors[positions].T
+        reasons = []
+        for row in similarity:
+            best = int(np.argmax(row))
+            reasons.append(
+                f"goes with {model.shelf.titles[positions[best]]}, which you {VERBS.get(seen.type.iat[best], 'chose')}"
+            )
+        return reasons
+
+    def _closest_title(self, model: Loaded, item: int, positions: np.ndarray) -> str:
+        vectors = model.artifact.embeddings.item_vectors
+        return model.shelf.titles[positions[int(np.argmax(vectors[positions] @ vectors[item]))]]
+
+    @staticmethod
+    def _popular_reason(category: str | None) -> str:
+        return f"popular in {category}" if category else "popular right now"
+
+    def _answer(
+        self, model: Loaded, strategy: str, chosen: list[int], scores: np.ndarray, reasons: list[str]
+    ) -> Recommendations:
+        shelf = model.shelf
+        items = [
+            Suggestion(
+                item_id=str(model.items[p]),
+                title=shelf.titles[p],
+                price=float(shelf.prices[p]),
+                category=shelf.categories[p],
+                score=round(float(scores[p]), 4),
+                reason=reason,
+            )
+            for p, reason in zip(chosen, reasons, strict=True)
+        ]
+        return Recommendations(_recommendation_id(), model.version_id, strategy, items)
+
+    def _popular_without_model(self, *, n: int, filters: Filters) -> Recommendations:
+        counts = func.count(Event.id).label("events")
+        query = (
+            select(Item.item_id, Item.title, Item.price, Item.category, counts)
+            .join(Event, Event.item_id == Item.item_id, isouter=True)
+            .group_by(Item.item_id, Item.title, Item.price, Item.category)
+            .order_by(counts.desc(), Item.item_id)
+            .limit(n)
+        )
+        query = _filtered(query, filters)
+        with self._uow() as uow:
+            rows = uow.session.execute(query).all()
+        items = [
+            Suggestion(
+                r.item_id, r.title, float(r.price), r.category, float(r.events), self._popular_reason(r.category)
+            )
+            for r in rows
+        ]
+        return Recommendations(_recommendation_id(), None, "popular", items)
+
+    def _require_item(self, item_id: str) -> None:
+        with self._uow() as uow:
+            if uow.session.get(Item, item_id) is None:
+                raise NotFound(f"no item {item_id!r}")
+
+
+def _filtered(query, filters: Filters):  # type: ignore[no-untyped-def]
+    if filters.in_stock:
+        query = query.where(Item.in_stock.is_(True))
+    if filters.category is not None:
+        query = query.where(Item.category == filters.category)
+    if filters.min_price is not None:
+        query = query.where(Item.price >= filters.min_price)
+    if filters.max_price is not None:
+        query = query.where(Item.price <= filters.max_price)
+    if filters.exclude:
+        query = query.where(Item.item_id.not_in(filters.exclude))
+    return query
+
+
+def _recommendation_id() -> str:
+    return "rec_" + secrets.token_hex(10)

@@ -1,0 +1,118 @@
+"""Model versions: each training run's parameters, data snapshot, metrics and artifact, and which is active."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+
+from models import ModelVersion
+from models.base import utcnow
+from salesbot.database import UnitOfWork
+from salesbot.errors import InvalidInput, NotFound
+from salesbot.recommender.training import Embeddings
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A trained model as serving needs it: embeddings keyed by the store's own ids."""
+
+    item_ids: np.ndarray
+    customer_ids: np.ndarray
+    customer_feature_names: np.ndarray
+    popularity: np.ndarray  # weighted interactions per item, for cold start and reasons
+    embeddings: Embeddings
+
+    def pack(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            item_ids=self.item_ids.astype(str),
+            customer_ids=self.customer_ids.astype(str),
+            customer_feature_names=self.customer_feature_names.astype(str),
+            popularity=self.popularity,
+            **vars(self.embeddings),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> Artifact:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        named = {
+            name: arrays.pop(name) for name in ("item_ids", "customer_ids", "customer_feature_names", "popularity")
+        }
+        return cls(**named, embeddings=Embeddings(**arrays))
+
+
+def start(*, uow: UnitOfWork, params: dict[str, Any]) -> ModelVersion:
+    version = ModelVersion(id="mv_" + secrets.token_hex(6), status="training", params=params, created_at=utcnow())
+    with uow:
+        uow.session.add(version)
+        uow.commit()
+        return version
+
+
+def finish(*, uow: UnitOfWork, version_id: str, artifact: Artifact, data: dict, metrics: dict) -> ModelVersion:
+    blob = artifact.pack()
+    with uow:
+        version = _get(uow, version_id)
+        version.status, version.data, version.metrics, version.finished_at = "ready", data, metrics, utcnow()
+        version.artifact, version.artifact_sha256 = blob, hashlib.sha256(blob).hexdigest()
+        uow.commit()
+        return version
+
+
+def fail(*, uow: UnitOfWork, version_id: str, error: str) -> None:
+    with uow:
+        version = _get(uow, version_id)
+        version.status, version.error, version.finished_at = "failed", error, utcnow()
+        uow.commit()
+
+
+def get(*, uow: UnitOfWork, version_id: str) -> ModelVersion:
+    with uow:
+        return _get(uow, version_id)
+
+
+def get_all(*, uow: UnitOfWork, limit: int = 50) -> list[ModelVersion]:
+    with uow:
+        return list(uow.session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(limit)))
+
+
+def activate(*, uow: UnitOfWork, version_id: str) -> ModelVersion:
+    """Serve this version from now on (promote a new one or roll back to an old one)."""
+    with uow:
+        version = _get(uow, version_id)
+        if version.status != "ready":
+            raise InvalidInput.for_field("model_id", f"{version_id} is {version.status}; only a ready model can serve")
+        uow.session.execute(update(ModelVersion).where(ModelVersion.is_active).values(is_active=False))
+        uow.session.flush()
+        version.is_active, version.activated_at = True, utcnow()
+        uow.commit()
+        return version
+
+
+def active_id(*, uow: UnitOfWork) -> str | None:
+    with uow:
+        return uow.session.scalar(select(ModelVersion.id).where(ModelVersion.is_active))
+
+
+def load_artifact(*, uow: UnitOfWork, version_id: str) -> Artifact:
+    with uow:
+        blob = uow.session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == version_id))
+    if blob is None:
+        raise NotFound(f"model {version_id!r} has no artifact")
+    return Artifact.unpack(blob)
+
+
+def _get(uow: UnitOfWork, version_id: str) -> ModelVersion:
+    version = uow.session.get(ModelVersion, version_id)
+    if version is None:
+        raise NotFound(f"no model {version_id!r}")
+    return version
