@@ -31,7 +31,7 @@ class Money(fields.Decimal):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        amount = Decimal(value).normalize()
+        amount = Decimal(str(value) if isinstance(value, float) else value).normalize()
         amount = amount.quantize(CENT) if amount.as_tuple().exponent > -2 else amount  # type: ignore[operator]
         return f"{amount:f}"
 

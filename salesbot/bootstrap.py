@@ -37,5 +37,5 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    recommender = Recommender(lambda: UnitOfWork(session_factory))
+    recommender = Recommender(lambda: UnitOfWork(session_factory), check_every=settings.model_check_seconds)
     return Salesbot(settings=settings, engine=engine, session_factory=session_factory, recommender=recommender)

@@ -19,6 +19,7 @@ from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.catalog import demo, imports
 from salesbot.config import Settings
 from salesbot.errors import SalesbotError
+from salesbot.recommender import pipeline, versions
 
 ROLE_HELP = "site: browsers; server: store back end; rep: sales reps; marketer: offers and KPIs; admin: everything"
 
@@ -200,6 +201,98 @@ def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions
             bar.update(report.accepted + report.duplicate + report.rejected_count)
     rows = [(what, r.created, r.updated + r.unchanged + r.duplicate, r.rejected_count) for what, r in totals.items()]
     click.echo(tabulate(rows, headers=("", "added", "already there", "rejected"), tablefmt="simple"))
+
+
+@main.command()
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1, 500))
+@click.option("--components", default=64, show_default=True, type=click.IntRange(2, 512))
+@click.option("--loss", default="warp", show_default=True, type=click.Choice(["warp", "bpr", "warp-kos", "logistic"]))
+@click.option("--learning-rate", default=0.05, show_default=True, type=click.FloatRange(0.0001, 1))
+@click.option("--half-life-days", type=click.FloatRange(1), help="Let older events count less (time decay).")
+@click.option("--cutoff", type=click.DateTime(), help="Evaluate on events after this date (default: the last 20%).")
+@click.option("--all-items", is_flag=True, help="Evaluate on every later item, not only items new to the customer.")
+@click.option("--activate", "activation", flag_value="always", help="Serve the new version right away.")
+@click.option(
+    "--activate-if-better",
+    "activation",
+    flag_value="if-better",
+    help="Serve it only if its NDCG@10 beats the active one.",
+)
+@click.pass_context
+def train(ctx: click.Context, epochs, components, loss, learning_rate, half_life_days, cutoff, all_items, activation):
+    """Train a recommendation model on the store's events, evaluate it against popularity, and keep it."""
+    app = services(ctx)
+    params = pipeline.Params(loss=loss, components=components, learning_rate=learning_rate, epochs=epochs)
+    when = cutoff.replace(tzinfo=UTC) if cutoff else None
+    plan = pipeline.Plan(params=params, half_life_days=half_life_days, cutoff=when, new_items_only=not all_items)
+    bars: dict[str, tqdm] = {}
+
+    def progress(phase: str, epoch: int) -> None:
+        bar = bars.setdefault(phase, tqdm(total=epochs, desc=phase, unit=" epochs", file=sys.stderr))
+        bar.update(epoch - bar.n)
+
+    try:
+        version = pipeline.train(uow=app.uow, plan=plan, weights=app.settings.event_weights, on_epoch=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    _print_metrics(version.metrics)
+    if activation == "always":
+        versions.activate(uow=app.uow(), version_id=version.id)
+    active = activation == "always" or (
+        activation == "if-better" and pipeline.activate_if_better(uow=app.uow, version=version)
+    )
+    if active:
+        click.echo(f"\n{version.id} is now active")
+    else:
+        click.echo(f"\n{version.id} is ready; activate it with: salesbot models activate {version.id}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    if "model" not in metrics:
+        click.echo(f"not evaluated: {metrics.get('note', 'no holdout')}")
+        return
+    names = list(metrics["model"])
+    rows = [(who, *(f"{metrics[who][name]:.4f}" for name in names)) for who in ("model", "popularity")]
+    lift = [("lift", *(_ratio(metrics["model"][n], metrics["popularity"][n]) for n in names))]
+    click.echo(f"evaluated on {metrics['test_customers']:,} customers after {metrics['cutoff'][:10]}:")
+    click.echo(tabulate(rows + lift, headers=("", *names), tablefmt="simple"))
+
+
+def _ratio(ours: float, baseline: float) -> str:
+    return f"{ours / baseline:.2f}x" if baseline else "-"
+
+
+@main.group(cls=Command)
+def models() -> None:
+    """List and activate trained recommendation models."""
+
+
+@models.command("list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """Model versions, newest first, with their headline metrics."""
+    rows = [
+        (
+            v.id,
+            v.status,
+            "yes" if v.is_active else "",
+            _when(v.created_at),
+            f"{v.metrics.get('model', {}).get('ndcg@10', float('nan')):.4f}",
+            f"{v.metrics.get('popularity', {}).get('ndcg@10', float('nan')):.4f}",
+        )
+        for v in versions.get_all(uow=services(ctx).uow())
+    ]
+    headers = ("id", "status", "active", "created", "ndcg@10", "popularity ndcg@10")
+    click.echo(tabulate(rows, headers=headers) if rows else "no models yet: salesbot train")
+
+
+@models.command("activate")
+@click.argument("model_id")
+@click.pass_context
+def models_activate(ctx: click.Context, model_id: str) -> None:
+    """Serve MODEL_ID from now on (every API process picks it up within seconds)."""
+    click.echo(f"{versions.activate(uow=services(ctx).uow(), version_id=model_id).id} is now active")
 
 
 @main.command()

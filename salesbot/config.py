@@ -66,6 +66,10 @@ class Settings:
         default="reject",
         metadata={"help": "Events for items not in the catalog: `reject` them or `keep` them"},
     )
+    model_check_seconds: float = field(
+        default=5.0,
+        metadata={"help": "How often each process checks which model version is active (hot reload)"},
+    )
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 
@@ -131,6 +135,8 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
             return _words(raw)
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "bool":
             return _flag(raw)
     except ValueError as exc:

@@ -105,8 +105,9 @@ class Loaded:
 class Recommender:
     """Recommendations for customers, sessions and items, from whichever model version is active."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = 5.0, shelf_every: float = 60.0):
-        self._uow, self._check_every, self._shelf_every = uow, check_every, shelf_every
+    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = 5.0):
+        # The catalog's stock and prices are re-read a dozen checks apart: a minute by default.
+        self._uow, self._check_every, self._shelf_every = uow, check_every, 12 * check_every
         self._loaded: Loaded | None = None
         self._checked_at = -np.inf
         self._lock = threading.Lock()
@@ -142,7 +143,7 @@ class Recommender:
         history = self._history(customer_id)
         if model is None:
             return self.popular(n=n, filters=filters)
-        vector, strategy = self._customer_vector(model, customer_id)
+        vector, strategy = self._customer_vector(model, customer_id, has_history=not history.empty)
         if vector is None:
             return self.popular(n=n, filters=filters)
         hidden = set() if filters.include_purchased else set(history[history.type == "purchase"].item_id)
@@ -186,8 +187,9 @@ class Recommender:
             return self._answer(model, "popular", chosen, scores, reasons)
         return self._popular_without_model(n=n, filters=filters)
 
-    def _customer_vector(self, model: Loaded, customer_id: str) -> tuple[np.ndarray | None, str]:
-        if customer_id in model.customers:
+    def _customer_vector(self, model: Loaded, customer_id: str, *, has_history: bool) -> tuple[np.ndarray | None, str]:
+        """Their own vector when they have a history; else one made of what we know about them."""
+        if has_history and customer_id in model.customers:
             return model.artifact.embeddings.customer_vectors[model.customers.get_loc(customer_id)], "personal"
         tags = self._customer_tags(customer_id)
         positions = model.features.get_indexer(tags)
@@ -241,14 +243,16 @@ class Recommender:
         if seen.empty:
             return ["recommended for you"] * len(chosen)
         positions = model.items.get_indexer(seen.item_id)
+        verbs = [VERBS.get(kind, "chose") for kind in seen.type]
         vectors = model.artifact.embeddings.item_vectors
         similarity = vectors[chosen] @ vectors[positions].T
         reasons = []
-        for row in similarity:
+        for item, row in zip(chosen, similarity, strict=True):
+            if item in positions:
+                reasons.append(f"you {verbs[int(np.flatnonzero(positions == item)[0])]} it recently")
+                continue
             best = int(np.argmax(row))
-            reasons.append(
-                f"goes with {model.shelf.titles[positions[best]]}, which you {VERBS.get(seen.type.iat[best], 'chose')}"
-            )
+            reasons.append(f"goes with {model.shelf.titles[positions[best]]}, which you {verbs[best]}")
         return reasons
 
     def _closest_title(self, model: Loaded, item: int, positions: np.ndarray) -> str:

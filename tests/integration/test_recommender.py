@@ -1,0 +1,202 @@
+"""Recommendations a shopper would notice: two taste clusters, filters, cold start, versions and hot reload."""
+
+import time
+
+import pytest
+
+from api import create_app
+from salesbot.access import keys
+from salesbot.bootstrap import bootstrap
+from salesbot.catalog import customers, events, items
+from salesbot.config import Settings
+from salesbot.recommender import pipeline, versions
+
+SMALL = pipeline.Plan(params=pipeline.Params(components=16, epochs=40, learning_rate=0.05))
+
+
+def stock(shop):
+    """Tea drinkers (a-*) buy tea, makers (b-*) buy tools; each cluster has 10 items, cheap to dear."""
+    for cluster, category in (("t", "tea"), ("h", "tools")):
+        for n in range(10):
+            items.put(
+                uow=shop.uow(),
+                item_id=f"{cluster}-{n}",
+                title=f"{category.title()} thing {n}",
+                category=category,
+                price=str(5 + 10 * n),
+                currency="EUR",
+            )
+    happened = []
+    for cluster, prefix, segment in (("t", "a", "tea-lover"), ("h", "b", "maker")):
+        for person in range(20):
+            customers.put(uow=shop.uow(), customer_id=f"{prefix}-{person}", segment=segment)
+            for step in range(6):
+                item = f"{cluster}-{(person + 3 * step) % 10}"
+                kind = "purchase" if step == 0 else "view"
+                day = 1 + (person + step) % 27
+                happened.append(
+                    {
+                        "customer_id": f"{prefix}-{person}",
+                        "item_id": item,
+                        "type": kind,
+                        "occurred_at": f"2025-05-{day:02d}T10:00:00Z",
+                    }
+                )
+    events.record(uow=shop.uow(), events=happened, policy=shop.event_policy)
+    customers.put(uow=shop.uow(), customer_id="new-tea-lover", segment="tea-lover")
+
+
+@pytest.fixture
+def shop(database_url):
+    services = bootstrap(Settings(database_url=database_url, model_check_seconds=0))
+    stock(services)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def trained(shop):
+    return pipeline.train(uow=shop.uow, plan=SMALL, weights=shop.settings.event_weights)
+
+
+@pytest.fixture
+def client(shop):
+    app = create_app(services=shop)
+    secret = keys.create(uow=shop.uow(), role="server", name="shop")[1]
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return test_client
+
+
+def categories(answer):
+    return [item["item_id"][0] for item in answer["items"]]
+
+
+def test_before_any_model_popular_items_are_served(client):
+    answer = client.get("/v1/customers/a-1/recommendations?n=5").json
+    assert (answer["model_version"], answer["strategy"]) == (None, "popular")
+    assert len(answer["items"]) == 5
+    assert answer["recommendation_id"].startswith("rec_")
+
+
+def test_a_trained_version_is_kept_with_its_metrics(trained):
+    assert trained.status == "ready"
+    assert set(trained.metrics["model"]) >= {"precision@10", "recall@10", "ndcg@10", "map@10", "coverage", "auc"}
+    assert trained.data["customers"] == 41
+    assert trained.data["items"] == 20
+    assert not trained.is_active
+
+
+def test_each_taste_cluster_gets_its_own_items(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    tea = client.get("/v1/customers/a-1/recommendations?n=5").json
+    tools = client.get("/v1/customers/b-1/recommendations?n=5").json
+    assert (tea["strategy"], tea["model_version"]) == ("personal", trained.id)
+    assert categories(tea).count("t") >= 4
+    assert categories(tools).count("h") >= 4
+    assert all(item["reason"] for item in tea["items"])
+
+
+def test_purchases_are_left_out_unless_asked_for(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    bought = "t-1"  # a-1's purchase (step 0)
+    ids = [i["item_id"] for i in client.get("/v1/customers/a-1/recommendations?n=20").json["items"]]
+    assert bought not in ids
+    ids = [
+        i["item_id"] for i in client.get("/v1/customers/a-1/recommendations?n=20&include_purchased=true").json["items"]
+    ]
+    assert bought in ids
+
+
+def test_business_filters_hold(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    items.put(
+        uow=shop.uow(), item_id="t-2", title="Tea thing 2", category="tea", price="25", currency="EUR", in_stock=False
+    )
+    answer = client.get("/v1/customers/b-1/recommendations?n=10&category=tea&max_price=60&exclude=t-3,t-4").json
+    ids = [i["item_id"] for i in answer["items"]]
+    assert ids
+    assert all(i.startswith("t-") for i in ids)
+    assert all(float(i["price"]) <= 60 for i in answer["items"])
+    assert not {"t-2", "t-3", "t-4"} & set(ids)
+    mixed = client.get("/v1/customers/a-1/recommendations?n=6&diversify=3").json
+    assert categories(mixed).count("t") == 3
+
+
+def test_cold_start_from_attributes_and_from_nothing(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    known_kind = client.get("/v1/customers/new-tea-lover/recommendations?n=5").json
+    assert known_kind["strategy"] == "features"
+    assert categories(known_kind).count("t") >= 4
+    stranger = client.get("/v1/customers/never-seen/recommendations?n=5").json
+    assert (stranger["strategy"], len(stranger["items"])) == ("popular", 5)
+
+
+def test_similar_items_and_sessions_stay_in_taste(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    similar = client.get("/v1/items/t-1/similar?n=5").json
+    assert categories(similar).count("t") >= 4
+    assert "t-1" not in [i["item_id"] for i in similar["items"]]
+    session = client.post("/v1/recommendations/session", json={"item_ids": ["h-1", "h-2"], "n": 5}).json
+    assert categories(session).count("h") >= 4
+    assert client.get("/v1/items/nope/similar").status_code == 404
+    popular = client.get("/v1/items/popular?n=3&category=tools").json
+    assert categories(popular) == ["h", "h", "h"]
+
+
+def test_activation_reaches_every_process_and_rolls_back(shop, trained, database_url):
+    second = pipeline.train(uow=shop.uow, plan=SMALL, weights=shop.settings.event_weights)
+    other_process = bootstrap(Settings(database_url=database_url, model_check_seconds=0))
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    assert other_process.recommender.for_customer("a-1", n=3, filters=_filters()).model_version == trained.id
+    versions.activate(uow=shop.uow(), version_id=second.id)
+    assert other_process.recommender.for_customer("a-1", n=3, filters=_filters()).model_version == second.id
+    versions.activate(uow=shop.uow(), version_id=trained.id)  # roll back
+    assert other_process.recommender.for_customer("a-1", n=3, filters=_filters()).model_version == trained.id
+    assert [v.id for v in versions.get_all(uow=shop.uow()) if v.is_active] == [trained.id]
+    other_process.close()
+
+
+def test_activate_if_better_keeps_the_better_model(shop, trained):
+    assert pipeline.activate_if_better(uow=shop.uow, version=trained)
+    worse = pipeline.train(
+        uow=shop.uow,
+        plan=pipeline.Plan(params=pipeline.Params(components=2, epochs=1)),
+        weights=shop.settings.event_weights,
+    )
+    if worse.metrics["model"]["ndcg@10"] < trained.metrics["model"]["ndcg@10"]:
+        assert not pipeline.activate_if_better(uow=shop.uow, version=worse)
+        assert versions.active_id(uow=shop.uow()) == trained.id
+
+
+def test_models_api_trains_in_the_background_and_activates(client, shop):
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {keys.create(uow=shop.uow(), role='admin', name='ops')[1]}"
+    started = client.post("/v1/models", json={"epochs": 5, "components": 8})
+    assert started.status_code == 202
+    model_id = started.json["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/models/{model_id}").json["status"] == "training" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    detail = client.get(f"/v1/models/{model_id}").json
+    assert detail["status"] == "ready"
+    assert detail["data"]["events"] == 240
+    assert len(detail["artifact_sha256"]) == 64
+    assert client.get("/v1/models").json[0]["id"] == model_id
+    assert client.post(f"/v1/models/{model_id}/activate").json["is_active"] is True
+    assert client.get("/v1/customers/a-1/recommendations").json["model_version"] == model_id
+
+
+def test_a_model_that_cannot_serve_is_not_activated(client, shop):
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {keys.create(uow=shop.uow(), role='admin', name='ops')[1]}"
+    failed = pipeline.start(uow=shop.uow, plan=SMALL)
+    versions.fail(uow=shop.uow(), version_id=failed.id, error="test")
+    response = client.post(f"/v1/models/{failed.id}/activate")
+    assert response.status_code == 422
+    assert "only a ready model" in response.json["detail"]
+    assert client.post("/v1/models/mv_nope/activate").status_code == 404
+
+
+def _filters():
+    from salesbot.recommender.serving import Filters
+
+    return Filters()
