@@ -17,6 +17,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/salesbot db upgrade
 	$(BIN)/salesbot demo-data
+	@$(BIN)/salesbot models list | grep -q ' yes ' || $(BIN)/salesbot train --epochs 15 --activate
 	@echo "Your admin key (use it as: curl -H 'Authorization: Bearer <key>' http://$(HOST):$(PORT)/v1/items):"
 	@$(BIN)/salesbot keys create --role admin --name demo
 	$(BIN)/salesbot serve --host $(HOST) --port $(PORT)

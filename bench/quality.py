@@ -128,7 +128,7 @@ def main() -> None:
         print(f"{source} is not here; nothing to measure")
         return
     rows = movielens_table() if args.movielens else uci_table()
-    columns = [name for name in rows[0][1] if name != "auc"] + ["auc"]
+    columns = list(rows[0][1])
     reference = rows[0][1][f"ndcg@{K}"]
     table = [
         (
