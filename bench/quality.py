@@ -109,13 +109,15 @@ def movielens_table() -> list[tuple]:
     test = pd.read_csv(MOVIELENS / "ua.test", sep="\t", names=names)
     shape = (max(train.user.max(), test.user.max()) + 1, max(train.item.max(), test.item.max()) + 1)
     matrix = sparse.coo_matrix((np.ones(len(train), dtype=np.float32), (train.user, train.item)), shape=shape)
-    model = LightFM(no_components=30, loss="warp", random_state=np.random.RandomState(7))
-    model.fit(matrix, epochs=30, num_threads=2)
+    # As LightFM's movielens_implicit example: WARP, learning rate 0.05, default 10 components, 10 epochs.
+    model = LightFM(learning_rate=0.05, loss="warp", random_state=np.random.RandomState(7))
+    model.fit_partial(matrix, epochs=10, num_threads=2)
     users = np.array(sorted(test.user.unique()))
     scores = model.user_embeddings[users] @ model.item_embeddings.T + model.item_biases
     recommended = evaluation.top_k(scores, K).tolist()
     relevant = [set(group) for _user, group in test.groupby("user").item]
     figures = metrics.evaluate(recommended, relevant, k=K, catalog_size=shape[1])
+    figures["documented precision@10"] = 0.11
     return [("LightFM WARP on MovieLens 100k (ua), train items not excluded", figures, 0.0)]
 
 
