@@ -92,7 +92,7 @@ class Databases:
         schema.upgrade(url)
         shop = bootstrap(Settings(database_url=url))
         with shop.uow() as uow:
-            items.take(uow.session.connection(), products)
+            items.rows.take(uow.session.connection(), products)
             uow.commit()
         shop.close()
         return url

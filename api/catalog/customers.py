@@ -22,7 +22,7 @@ class CustomerBatch(MethodView):
     @blp.response(200, BatchReport)
     def post(self, batch):
         """Create or replace up to 1,000 customers; each bad row is reported by its index, the good ones kept"""
-        return customers.put_many(uow=uow(), rows=batch["customers"])
+        return customers.rows.put_many(uow=uow(), rows=batch["customers"])
 
 
 @blp.route("/<customer_id>")

@@ -32,7 +32,7 @@ class ItemBatch(MethodView):
     @blp.response(200, BatchReport)
     def post(self, batch):
         """Create or replace up to 1,000 items; each bad row is reported by its index, the good ones are kept"""
-        return items.put_many(uow=uow(), rows=batch["items"])
+        return items.rows.put_many(uow=uow(), rows=batch["items"])
 
 
 @blp.route("/<item_id>")

@@ -5,21 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Connection
-
 from models import Customer
 from salesbot.catalog import rules
-from salesbot.catalog.frames import Report
 from salesbot.catalog.rows import (
-    Cleaned,
     RowProblem,
+    Upserts,
     attributes,
     identifier,
     optional_text,
-    take_batch,
-    take_rows,
-    upsert_cleaned,
 )
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
@@ -79,21 +72,4 @@ def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def prepare(frame: pd.DataFrame) -> Cleaned:
-    """The checked rows of `frame` and a report naming the bad ones (no database needed)."""
-    return take_rows(frame, clean_row, "customer_id")
-
-
-def write(connection: Connection, cleaned: Cleaned) -> Report:
-    """Create or update the prepared rows; the caller commits."""
-    return upsert_cleaned(connection, cleaned, table=Customer.__table__, key="customer_id")
-
-
-def take(connection: Connection, frame: pd.DataFrame) -> Report:
-    """Create or update every good row of `frame`; report the bad ones by index. The caller commits."""
-    return write(connection, prepare(frame))
-
-
-def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:
-    """Create or replace a batch at once; a bad row never blocks the good ones."""
-    return take_batch(uow=uow, rows=rows, take=take)
+rows = Upserts(table=Customer.__table__, key="customer_id", clean_row=clean_row)

@@ -167,8 +167,8 @@ def generate(
     """Write the demo store; yields (what, report) as each part lands. Running it again changes nothing."""
     rng = np.random.default_rng(size.seed)
     products, people = catalog(size, rng), shoppers(size, rng)
-    yield "items", _write(uow(), lambda connection: items.take(connection, products))
-    yield "customers", _write(uow(), lambda connection: customers.take(connection, people))
+    yield "items", _write(uow(), lambda connection: items.rows.take(connection, products))
+    yield "customers", _write(uow(), lambda connection: customers.rows.take(connection, people))
     happened = activity(size, products, people, until, rng)
     for start in range(0, len(happened), 50_000):
         chunk = happened.iloc[start : start + 50_000]

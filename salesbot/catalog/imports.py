@@ -167,9 +167,9 @@ class Steps:
 
 def steps(kind: str, policy: events.Policy) -> Steps:
     if kind == "items":
-        return Steps(lambda frame, _raw: items.prepare(frame), items.write)
+        return Steps(lambda frame, _raw: items.rows.prepare(frame), items.rows.write)
     if kind == "customers":
-        return Steps(lambda frame, _raw: customers.prepare(frame), customers.write)
+        return Steps(lambda frame, _raw: customers.rows.prepare(frame), customers.rows.write)
     content_ids = events.ContentIds()  # raw chunks give events without ids their content-derived ones
     return Steps(
         lambda frame, raw: events.clean(

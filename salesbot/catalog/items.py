@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from models import Item
 from salesbot.catalog import events, rules
-from salesbot.catalog.frames import Report
 from salesbot.catalog.pages import Page, decode_cursor, page_of
 from salesbot.catalog.rows import (
-    Cleaned,
+    Upserts,
     attributes,
     boolean,
     checked,
@@ -23,9 +21,6 @@ from salesbot.catalog.rows import (
     identifier,
     optional_text,
     required_text,
-    take_batch,
-    take_rows,
-    upsert_cleaned,
 )
 from salesbot.catalog.rules import check_id
 from salesbot.database import UnitOfWork
@@ -115,21 +110,4 @@ def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def prepare(frame: pd.DataFrame) -> Cleaned:
-    """The checked rows of `frame` and a report naming the bad ones (no database needed)."""
-    return take_rows(frame, clean_row, "item_id")
-
-
-def write(connection: Connection, cleaned: Cleaned) -> Report:
-    """Create or update the prepared rows; the caller commits."""
-    return upsert_cleaned(connection, cleaned, table=Item.__table__, key="item_id")
-
-
-def take(connection: Connection, frame: pd.DataFrame) -> Report:
-    """Create or update every good row of `frame`; report the bad ones by index. The caller commits."""
-    return write(connection, prepare(frame))
-
-
-def put_many(*, uow: UnitOfWork, rows: list[dict[str, Any]]) -> Report:
-    """Create or replace a batch at once; a bad row never blocks the good ones."""
-    return take_batch(uow=uow, rows=rows, take=take)
+rows = Upserts(table=Item.__table__, key="item_id", clean_row=clean_row)

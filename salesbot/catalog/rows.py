@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -123,16 +124,6 @@ def take_rows(
     return list(cleaned.values()), report
 
 
-def upsert_cleaned(
-    connection: Connection, cleaned: tuple[list[dict[str, Any]], Report], *, table: Table, key: str
-) -> Report:
-    """Create or update the rows `take_rows` cleaned; the report says how many of each."""
-    rows, report = cleaned
-    created, updated = bulk.upsert(connection, table, key, rows)
-    report.created, report.updated, report.unchanged = created, updated, len(rows) - created - updated
-    return report
-
-
 def frame_of(rows: list[Any]) -> tuple[pd.DataFrame, list[Rejection]]:
     """A batch request's rows as a frame indexed by position; anything but a JSON object is refused."""
     objects = {index: row for index, row in enumerate(rows) if isinstance(row, dict)}
@@ -141,11 +132,34 @@ def frame_of(rows: list[Any]) -> tuple[pd.DataFrame, list[Rejection]]:
     return frame, refused
 
 
-def take_batch(*, uow: UnitOfWork, rows: list[Any], take: Callable[[Connection, pd.DataFrame], Report]) -> Report:
-    """Write a batch request's rows in one transaction; rows that are not objects are rejected by index."""
-    frame, refused = frame_of(rows)
-    with uow:
-        report = take(uow.session.connection(), frame)
-        uow.commit()
-    report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
-    return report
+@dataclass(frozen=True)
+class Upserts:
+    """Creating or replacing one kind of catalog row by its key, from a file chunk or a batch request."""
+
+    table: Table
+    key: str
+    clean_row: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def prepare(self, frame: pd.DataFrame) -> Cleaned:
+        """The checked rows of `frame` and a report naming the bad ones (no database needed)."""
+        return take_rows(frame, self.clean_row, self.key)
+
+    def write(self, connection: Connection, cleaned: Cleaned) -> Report:
+        """Create or update the prepared rows, touching only changed ones; the caller commits."""
+        rows, report = cleaned
+        created, updated = bulk.upsert(connection, self.table, self.key, rows)
+        report.created, report.updated, report.unchanged = created, updated, len(rows) - created - updated
+        return report
+
+    def take(self, connection: Connection, frame: pd.DataFrame) -> Report:
+        return self.write(connection, self.prepare(frame))
+
+    def put_many(self, *, uow: UnitOfWork, rows: list[Any]) -> Report:
+        """A batch request's rows in one transaction; a bad row, or one that is not an object, never blocks
+        the good ones."""
+        frame, refused = frame_of(rows)
+        with uow:
+            report = self.take(uow.session.connection(), frame)
+            uow.commit()
+        report.rejected = sorted(refused + report.rejected, key=lambda rejection: rejection.index)
+        return report

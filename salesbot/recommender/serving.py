@@ -140,12 +140,12 @@ class Recommender:
 
     def for_customer(self, customer_id: str, *, n: int, filters: Filters) -> Recommendations:
         model = self.current()
-        history = self._history(customer_id)
         if model is None:
-            return self.popular(n=n, filters=filters)
+            return self._popular(None, n=n, filters=filters)
+        history = self._history(customer_id)
         vector, strategy = self._customer_vector(model, customer_id, has_history=not history.empty)
         if vector is None:
-            return self.popular(n=n, filters=filters)
+            return self._popular(model, n=n, filters=filters)
         hidden = set() if filters.include_purchased else set(history[history.type == "purchase"].item_id)
         scores = model.artifact.embeddings.item_vectors @ vector + model.artifact.embeddings.item_biases
         chosen = self._pick(model, scores, n=n, filters=filters, hidden=hidden)
@@ -156,7 +156,7 @@ class Recommender:
         model = self.current()
         known = [item for item in item_ids if model is not None and item in model.items]
         if model is None or not known:
-            return self.popular(n=n, filters=filters)
+            return self._popular(model, n=n, filters=filters)
         positions = model.items.get_indexer(known)
         vectors = model.artifact.embeddings.item_vectors
         scores = vectors @ vectors[positions].mean(axis=0) + model.artifact.embeddings.item_biases
@@ -168,7 +168,7 @@ class Recommender:
         model = self.current()
         if model is None or item_id not in model.items:
             self._require_item(item_id)
-            return self.popular(n=n, filters=filters)
+            return self._popular(model, n=n, filters=filters)
         position = model.items.get_loc(item_id)
         vectors = model.artifact.embeddings.item_vectors
         norms = np.linalg.norm(vectors, axis=1) + 1e-9
@@ -179,7 +179,9 @@ class Recommender:
 
     def popular(self, *, n: int, filters: Filters) -> Recommendations:
         """The most popular items that pass the filters; from the model's data, or counted live without one."""
-        model = self.current()
+        return self._popular(self.current(), n=n, filters=filters)
+
+    def _popular(self, model: Loaded | None, *, n: int, filters: Filters) -> Recommendations:
         if model is not None:
             scores = model.artifact.popularity.astype(np.float64)
             chosen = self._pick(model, scores, n=n, filters=filters, hidden=set())
