@@ -19,7 +19,8 @@ from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.catalog import demo, imports
 from salesbot.config import Settings
 from salesbot.errors import SalesbotError
-from salesbot.recommender import pipeline, versions
+from salesbot.recommender import pipeline, tuning, versions
+from salesbot.recommender.dataset import read_store
 
 ROLE_HELP = "site: browsers; server: store back end; rep: sales reps; marketer: offers and KPIs; admin: everything"
 
@@ -243,6 +244,43 @@ def train(ctx: click.Context, epochs, components, loss, learning_rate, half_life
         activation == "if-better" and pipeline.activate_if_better(uow=app.uow, version=version)
     )
     if active:
+        click.echo(f"\n{version.id} is now active")
+    else:
+        click.echo(f"\n{version.id} is ready; activate it with: salesbot models activate {version.id}")
+
+
+@main.command()
+@click.option("--trials", default=12, show_default=True, type=click.IntRange(1, 200))
+@click.option("--max-epochs", default=60, show_default=True, type=click.IntRange(5, 500))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--activate-if-better", is_flag=True, help="Serve the tuned model if its NDCG@10 beats the active one.")
+@click.pass_context
+def tune(ctx: click.Context, trials: int, max_epochs: int, seed: int, activate_if_better: bool) -> None:
+    """Search training parameters (loss, size, learning rate, regularisation, epochs with early stopping),
+    judged on a validation period before the test period; then train and keep a version with the best."""
+    app = services(ctx)
+    with app.uow() as uow:
+        store = read_store(uow.session.connection())
+    if store.events.empty:
+        raise click.ClickException("there are no events with a customer to learn from yet")
+    with tqdm(total=trials, desc="trials", unit=" trials", file=sys.stderr) as bar:
+        results = tuning.tune(
+            store,
+            app.settings.event_weights,
+            now=datetime.now(UTC),
+            trials=trials,
+            max_epochs=max_epochs,
+            seed=seed,
+            on_trial=lambda trial: bar.update(),
+        )
+    columns = ("loss", "components", "learning_rate", "item_alpha", "max_sampled", "customer_feature_share")
+    rows = [(f"{t.ndcg:.4f}", t.epochs, *(getattr(t.params, name) for name in columns)) for t in results]
+    click.echo(tabulate(rows, headers=("validation ndcg@10", "epochs", *columns), tablefmt="simple"))
+    best = results[0].params
+    click.echo(f"\ntraining a version with the best: {best.loss}, {best.components} components, {best.epochs} epochs")
+    version = pipeline.train(uow=app.uow, plan=pipeline.Plan(params=best), weights=app.settings.event_weights)
+    _print_metrics(version.metrics)
+    if activate_if_better and pipeline.activate_if_better(uow=app.uow, version=version):
         click.echo(f"\n{version.id} is now active")
     else:
         click.echo(f"\n{version.id} is ready; activate it with: salesbot models activate {version.id}")

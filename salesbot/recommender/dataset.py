@@ -81,9 +81,16 @@ def weigh(
 
 
 def build(
-    store: Store, weights: Mapping[str, float], *, now: datetime, half_life_days: float | None = None
+    store: Store,
+    weights: Mapping[str, float],
+    *,
+    now: datetime,
+    half_life_days: float | None = None,
+    customer_feature_share: float | None = None,
 ) -> Interactions:
-    """The matrices for training: every catalog item and every known customer, with their features."""
+    """The matrices for training: every catalog item and every known customer, with their features.
+    `customer_feature_share` is how much of a customer's representation their attributes make up (the rest
+    is their own identity); None shares equally, 0 leaves attributes out."""
     item_ids = pd.Index(pd.concat([store.items.item_id, store.events.item_id]).unique())
     customer_ids = pd.Index(pd.concat([store.customers.customer_id, store.events.customer_id]).unique())
     weighted = store.events.assign(weight=weigh(store.events, weights, now=now, half_life_days=half_life_days))
@@ -95,7 +102,7 @@ def build(
         weights=matrix,
         customer_ids=customer_ids.to_numpy(dtype=object),
         item_ids=item_ids.to_numpy(dtype=object),
-        customer_features=customer_features(store.customers, customer_ids),
+        customer_features=customer_features(store.customers, customer_ids, share=customer_feature_share),
         item_features=item_features(store.items, item_ids),
     )
 
@@ -107,14 +114,15 @@ def item_features(items: pd.DataFrame, order: pd.Index) -> Features:
     return _features(order, tags)
 
 
-def customer_features(customers: pd.DataFrame, order: pd.Index) -> Features:
+def customer_features(customers: pd.DataFrame, order: pd.Index, *, share: float | None = None) -> Features:
     customers = customers.set_index("customer_id").reindex(order)
     tags = _column_tags({"segment": customers.segment, "country": customers.country})
-    return _features(order, tags + _attribute_tags(customers.attributes))
+    return _features(order, [] if share == 0 else tags + _attribute_tags(customers.attributes), share=share)
 
 
-def _features(order: pd.Index, tags: list[tuple[int, str]]) -> Features:
-    """Identity feature first, then one column per distinct tag; each row normalised to sum to 1."""
+def _features(order: pd.Index, tags: list[tuple[int, str]], *, share: float | None = None) -> Features:
+    """Identity feature first, then one column per distinct tag. Each row sums to 1: equally spread, or with
+    `share` of it spread over the descriptive tags and the rest on the identity."""
     listed = pd.DataFrame(
         [(position, f"id:{key}") for position, key in enumerate(order)] + tags, columns=["row", "tag"]
     )
@@ -124,6 +132,12 @@ def _features(order: pd.Index, tags: list[tuple[int, str]]) -> Features:
         shape=(len(order), len(names)),
     ).tocsr()
     matrix.sum_duplicates()
+    if share:
+        tags_per_row = np.repeat(np.diff(matrix.indptr) - 1, np.diff(matrix.indptr))  # besides the identity
+        identity = matrix.indices < len(order)  # identity columns come first
+        matrix.data = np.where(
+            identity, np.where(tags_per_row > 0, 1 - share, 1.0), share / np.maximum(tags_per_row, 1)
+        )
     matrix.data /= np.repeat(np.asarray(matrix.sum(axis=1)).ravel(), np.diff(matrix.indptr))
     return Features(matrix=matrix, names=list(names))
 

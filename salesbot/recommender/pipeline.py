@@ -58,7 +58,13 @@ def train(
             raise InvalidInput.for_field("events", "there are no events with a customer to learn from yet")
         now = utcnow()
         report = evaluate(store, plan, now=now, on_epoch=on_epoch)
-        everything = build(store, plan.weights, now=now, half_life_days=plan.half_life_days)
+        everything = build(
+            store,
+            plan.weights,
+            now=now,
+            half_life_days=plan.half_life_days,
+            customer_feature_share=plan.params.customer_feature_share,
+        )
         embeddings = fit(everything, plan.params, on_epoch=lambda epoch: on_epoch("final model", epoch))
         artifact = versions.Artifact(
             item_ids=everything.item_ids,
@@ -84,7 +90,13 @@ def evaluate(store: Store, plan: Plan, *, now: datetime, on_epoch: Progress) -> 
     if before.empty or after.empty:
         return {"k": plan.k, "note": "too little history to hold out a test period"}
     train_store = Store(events=before, items=store.items, customers=store.customers)
-    train_set = build(train_store, plan.weights, now=cutoff.to_pydatetime(), half_life_days=plan.half_life_days)
+    train_set = build(
+        train_store,
+        plan.weights,
+        now=cutoff.to_pydatetime(),
+        half_life_days=plan.half_life_days,
+        customer_feature_share=plan.params.customer_feature_share,
+    )
     test = evaluation.holdout(train_set, after, new_items_only=plan.new_items_only)
     embeddings = fit(train_set, plan.params, on_epoch=lambda epoch: on_epoch("evaluation model", epoch))
     model_blocks = evaluation.score_blocks(

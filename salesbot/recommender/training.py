@@ -17,11 +17,12 @@ class Params:
     loss: str = "warp"
     components: int = 64
     learning_rate: float = 0.05
-    item_alpha: float = 1e-6
-    user_alpha: float = 1e-6
+    item_alpha: float = 1e-5
+    user_alpha: float = 1e-5
     epochs: int = 30
     max_sampled: int = 10
     seed: int = 7
+    customer_feature_share: float = 0.1  # of a customer's representation made of their attributes
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -44,9 +45,11 @@ def fit(
     params: Params,
     *,
     on_epoch: Callable[[int], None] = lambda epoch: None,
+    stop: Callable[[int, Callable[[], Embeddings]], bool] | None = None,
     threads: int = 2,
 ) -> Embeddings:
-    """Train on binary interactions weighted by the event weights; `on_epoch` is told after each epoch."""
+    """Train on binary interactions weighted by the event weights; `on_epoch` is told after each epoch, and
+    `stop(epoch, embeddings_now)` may end training early (it can look at the embeddings so far)."""
     # Canonical order (sorted, no duplicates): LightFM wants weights listed exactly like the interactions.
     weights = interactions.weights.tocsr().astype(np.float32).tocoo()
     seen = sparse.coo_matrix((np.ones_like(weights.data), (weights.row, weights.col)), shape=weights.shape)
@@ -66,11 +69,17 @@ def fit(
             seen,
             user_features=customer_features,
             item_features=item_features,
-            sample_weight=weights,
+            sample_weight=None if params.loss == "warp-kos" else weights,  # k-OS takes no weights
             epochs=1,
             num_threads=threads,
         )
         on_epoch(epoch + 1)
+        if stop is not None and stop(epoch + 1, lambda: _embeddings(model, customer_features, item_features)):
+            break
+    return _embeddings(model, customer_features, item_features)
+
+
+def _embeddings(model: LightFM, customer_features: sparse.csr_matrix, item_features: sparse.csr_matrix) -> Embeddings:
     item_biases, item_vectors = model.get_item_representations(item_features)
     _customer_biases, customer_vectors = model.get_user_representations(customer_features)
     return Embeddings(

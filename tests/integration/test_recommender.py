@@ -200,3 +200,24 @@ def _filters():
     from salesbot.recommender.serving import Filters
 
     return Filters()
+
+
+def test_tuning_keeps_the_default_in_the_running_and_stops_early(shop):
+    from salesbot.recommender import tuning
+    from salesbot.recommender.dataset import read_store
+
+    with shop.uow() as uow:
+        store = read_store(uow.session.connection())
+    seen = []
+    results = tuning.tune(
+        store,
+        shop.settings.event_weights,
+        now=store.events.occurred_at.max(),
+        trials=3,
+        max_epochs=20,
+        on_trial=seen.append,
+    )
+    assert len(seen) == 3
+    assert [t.ndcg for t in results] == sorted((t.ndcg for t in results), reverse=True)
+    assert pipeline.Params(epochs=20).loss in {t.params.loss for t in results}
+    assert all(t.epochs % tuning.CHECK_EVERY == 0 and t.epochs <= 20 for t in results)
