@@ -117,7 +117,17 @@ class ModelOut(Schema):
     error = fields.Str(allow_none=True)
 
 
+class OnlineOut(Schema):
+    served = fields.Int(required=True, metadata={"description": "Recommendation lists this version answered"})
+    clicks = fields.Int(required=True, metadata={"description": "click events sent back with its recommendation_id"})
+    add_to_cart = fields.Int(required=True)
+    purchases = fields.Int(required=True)
+    ctr = fields.Float(required=True, metadata={"description": "clicks / served"})
+    conversion = fields.Float(required=True, metadata={"description": "purchases / served"})
+
+
 class ModelDetailOut(ModelOut):
+    online = fields.Nested(OnlineOut, required=True)
     params = fields.Dict(required=True)
     data = fields.Dict(required=True, metadata={"description": "Counts and time range of the data trained on"})
     artifact_sha256 = fields.Str(allow_none=True)
@@ -163,8 +173,8 @@ class Model(MethodView):
     @requires(Role.ADMIN)
     @models.response(200, ModelDetailOut)
     def get(self, model_id):
-        """One model version: parameters, data snapshot and metrics"""
-        return versions.get(uow=salesbot().uow(), version_id=model_id)
+        """One model version: parameters, data snapshot, offline metrics and how shoppers answered it online"""
+        return versions.describe(uow=salesbot().uow, version_id=model_id)
 
 
 @models.route("/<model_id>/activate")

@@ -6,7 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONDocument, UTCDateTime, utcnow
@@ -51,6 +63,13 @@ class Event(Base):
         CheckConstraint("customer_id IS NOT NULL OR visitor_id IS NOT NULL", name="has_actor"),
         Index("ix_events_customer_id_occurred_at", "customer_id", "occurred_at"),
         Index("ix_events_item_id_type", "item_id", "type"),
+        # Only events that came from a recommendation: attribution reads them, bulk imports pay nothing.
+        Index(
+            "ix_events_recommendation_id",
+            "recommendation_id",
+            sqlite_where=text("recommendation_id IS NOT NULL"),
+            postgresql_where=text("recommendation_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from models.base import Base, JSONDocument, UTCDateTime, utcnow
@@ -36,3 +36,4 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    served: Mapped[int] = mapped_column(BigInteger, default=0)  # recommendation lists answered with it

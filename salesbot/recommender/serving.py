@@ -6,9 +6,9 @@ which version is active, so promoting or rolling back a model reaches every proc
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -111,17 +111,24 @@ class Recommender:
         self._loaded: Loaded | None = None
         self._checked_at = -np.inf
         self._lock = threading.Lock()
+        self._served: Counter[str] = Counter()  # answers per version since the last check
 
     def current(self) -> Loaded | None:
         """The active version, loaded; re-checked every few seconds and reloaded when it changed."""
         with self._lock:
             if time.monotonic() - self._checked_at >= self._check_every:
                 self._checked_at = time.monotonic()
+                self._flush_served()
                 self._loaded = self._load(versions.active_id(uow=self._uow()))
             if self._loaded and time.monotonic() - self._loaded.shelf_read_at >= self._shelf_every:
                 self._loaded.shelf = Shelf.read(self._uow(), self._loaded.artifact.item_ids)
                 self._loaded.shelf_read_at = time.monotonic()
             return self._loaded
+
+    def _flush_served(self) -> None:
+        if self._served:
+            served, self._served = dict(self._served), Counter()
+            versions.record_served(uow=self._uow(), counts=served)
 
     def _load(self, version_id: str | None) -> Loaded | None:
         if version_id is None:
@@ -280,7 +287,9 @@ class Recommender:
             )
             for p, reason in zip(chosen, reasons, strict=True)
         ]
-        return Recommendations(_recommendation_id(), model.version_id, strategy, items)
+        with self._lock:
+            self._served[model.version_id] += 1
+        return Recommendations(versions.recommendation_id(model.version_id), model.version_id, strategy, items)
 
     def _popular_without_model(self, *, n: int, filters: Filters) -> Recommendations:
         counts = func.count(Event.id).label("events")
@@ -300,7 +309,7 @@ class Recommender:
             )
             for r in rows
         ]
-        return Recommendations(_recommendation_id(), None, "popular", items)
+        return Recommendations(versions.recommendation_id(None), None, "popular", items)
 
     def _require_item(self, item_id: str) -> None:
         with self._uow() as uow:
@@ -320,7 +329,3 @@ def _filtered(query, filters: Filters):  # type: ignore[no-untyped-def]
     if filters.exclude:
         query = query.where(Item.item_id.not_in(filters.exclude))
     return query
-
-
-def _recommendation_id() -> str:
-    return "rec_" + secrets.token_hex(10)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from models import ModelVersion
+from models import Event, ModelVersion
 from models.base import utcnow
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound
@@ -80,6 +81,17 @@ def get(*, uow: UnitOfWork, version_id: str) -> ModelVersion:
         return _get(uow, version_id)
 
 
+def describe(*, uow: Callable[[], UnitOfWork], version_id: str) -> dict[str, Any]:
+    """A version's columns and its online figures, as `GET /v1/models/{id}` shows them."""
+    version = get(uow=uow(), version_id=version_id)
+    columns = {
+        column.key: getattr(version, column.key)
+        for column in ModelVersion.__table__.columns
+        if column.key != "artifact"
+    }
+    return columns | {"online": online(uow=uow(), version_id=version_id)}
+
+
 def get_all(*, uow: UnitOfWork, limit: int = 50) -> list[ModelVersion]:
     with uow:
         return list(uow.session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(limit)))
@@ -101,6 +113,43 @@ def activate(*, uow: UnitOfWork, version_id: str) -> ModelVersion:
 def active_id(*, uow: UnitOfWork) -> str | None:
     with uow:
         return uow.session.scalar(select(ModelVersion.id).where(ModelVersion.is_active))
+
+
+def recommendation_id(version_id: str | None) -> str:
+    """Names the version it came from, so events that carry it can be credited to that version."""
+    return f"rec.{version_id or 'popular'}.{secrets.token_hex(8)}"
+
+
+def record_served(*, uow: UnitOfWork, counts: dict[str, int]) -> None:
+    """Add to how many recommendation lists each version answered (kept in memory, written now and then)."""
+    with uow:
+        for version_id, served in counts.items():
+            uow.session.execute(
+                update(ModelVersion).where(ModelVersion.id == version_id).values(served=ModelVersion.served + served)
+            )
+        uow.commit()
+
+
+def online(*, uow: UnitOfWork, version_id: str) -> dict[str, float | int]:
+    """How shoppers answered this version's recommendations: events sent back with its recommendation ids."""
+    prefix = f"rec.{version_id}."
+    query = (
+        select(Event.type, func.count())
+        .where(Event.recommendation_id >= prefix, Event.recommendation_id < prefix[:-1] + "/")
+        .group_by(Event.type)
+    )
+    with uow:
+        served = uow.session.scalar(select(ModelVersion.served).where(ModelVersion.id == version_id)) or 0
+        counts = dict(uow.session.execute(query).all())
+    clicks, purchases = counts.get("click", 0), counts.get("purchase", 0)
+    return {
+        "served": served,
+        "clicks": clicks,
+        "add_to_cart": counts.get("add_to_cart", 0),
+        "purchases": purchases,
+        "ctr": clicks / served if served else 0.0,
+        "conversion": purchases / served if served else 0.0,
+    }
 
 
 def load_artifact(*, uow: UnitOfWork, version_id: str) -> Artifact:

@@ -76,7 +76,7 @@ def test_before_any_model_popular_items_are_served(client):
     answer = client.get("/v1/customers/a-1/recommendations?n=5").json
     assert (answer["model_version"], answer["strategy"]) == (None, "popular")
     assert len(answer["items"]) == 5
-    assert answer["recommendation_id"].startswith("rec_")
+    assert answer["recommendation_id"].startswith("rec.popular.")
 
 
 def test_a_trained_version_is_kept_with_its_metrics(trained):
@@ -184,6 +184,35 @@ def test_models_api_trains_in_the_background_and_activates(client, shop):
     assert client.get("/v1/models").json[0]["id"] == model_id
     assert client.post(f"/v1/models/{model_id}/activate").json["is_active"] is True
     assert client.get("/v1/customers/a-1/recommendations").json["model_version"] == model_id
+
+
+def test_events_from_a_recommendation_are_credited_to_its_model(client, shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    shown = [client.get("/v1/customers/a-1/recommendations?n=3").json for _ in range(2)]
+    assert all(answer["recommendation_id"].startswith(f"rec.{trained.id}.") for answer in shown)
+    first = shown[0]
+    happened = [
+        {
+            "customer_id": "a-1",
+            "item_id": first["items"][0]["item_id"],
+            "type": "click",
+            "recommendation_id": first["recommendation_id"],
+        },
+        {
+            "customer_id": "a-1",
+            "item_id": first["items"][0]["item_id"],
+            "type": "purchase",
+            "recommendation_id": first["recommendation_id"],
+        },
+        {"customer_id": "a-1", "item_id": "t-0", "type": "click", "recommendation_id": "rec.mv_other.0123"},
+    ]
+    assert client.post("/v1/events", json={"events": happened}).json["accepted"] == 3
+    client.get("/v1/items/popular")  # counts are written at the next check of the active model
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {keys.create(uow=shop.uow(), role='admin', name='ops')[1]}"
+    online = client.get(f"/v1/models/{trained.id}").json["online"]
+    assert (online["served"], online["clicks"], online["purchases"]) == (2, 1, 1)
+    assert online["ctr"] == pytest.approx(0.5)
+    assert online["conversion"] == pytest.approx(0.5)
 
 
 def test_a_model_that_cannot_serve_is_not_activated(client, shop):
