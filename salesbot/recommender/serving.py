@@ -248,10 +248,10 @@ class Recommender:
         if strategy == "features" or history.empty:
             return [f"picked for customers like you in {model.shelf.categories[p] or 'this shop'}" for p in chosen]
         seen = history.drop_duplicates("item_id")
-        seen = seen[seen.item_id.isin(model.items)]
+        positions = model.items.get_indexer(seen.item_id)  # a hash lookup; isin() against the catalog is slow
+        seen, positions = seen[positions >= 0], positions[positions >= 0]
         if seen.empty:
             return ["recommended for you"] * len(chosen)
-        positions = model.items.get_indexer(seen.item_id)
         verbs = [VERBS.get(kind, "chose") for kind in seen.type]
         vectors = model.artifact.embeddings.item_vectors
         similarity = vectors[chosen] @ vectors[positions].T

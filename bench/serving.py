@@ -1,0 +1,170 @@
+"""How fast are recommendations served? 100,000 items and 100,000 customers, in process.
+
+    python bench/serving.py [--items 100000] [--customers 100000] [--requests 300]
+
+Prints, each next to a baseline measured in the same run:
+  - one customer's top-10 with filters and purchased-item exclusion through `Recommender.for_customer`
+    (database reads included): p50 and p99, against the bare matrix product that scores one customer;
+  - top-10 for many customers at once (block matrix products) against calling `LightFM.predict` per customer.
+The embeddings are random (speed does not depend on their values); the catalog and events are real rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from lightfm import LightFM
+from scipy import sparse
+from tabulate import tabulate
+
+from salesbot import schema
+from salesbot.bootstrap import bootstrap
+from salesbot.catalog import customers, events, items
+from salesbot.config import Settings
+from salesbot.recommender import evaluation, versions
+from salesbot.recommender.serving import Filters
+from salesbot.recommender.training import Embeddings
+
+COMPONENTS = 64
+
+
+def store(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> None:
+    categories = [f"category-{n}" for n in range(50)]
+    products = pd.DataFrame(
+        {
+            "item_id": [f"sku-{n}" for n in range(n_items)],
+            "title": [f"Thing {n}" for n in range(n_items)],
+            "category": rng.choice(categories, n_items),
+            "price": rng.integers(1, 500, n_items).astype(str),
+            "currency": "EUR",
+            "in_stock": rng.random(n_items) > 0.1,
+        }
+    )
+    people = pd.DataFrame({"customer_id": [f"c-{n}" for n in range(n_customers)]})
+    purchases = pd.DataFrame(
+        {
+            "event_id": [f"e-{n}" for n in range(n_customers * 5)],
+            "customer_id": [f"c-{n % n_customers}" for n in range(n_customers * 5)],
+            "item_id": [f"sku-{k}" for k in rng.integers(0, n_items, n_customers * 5)],
+            "type": "purchase",
+            "value": 1.0,
+            "occurred_at": pd.Timestamp("2025-01-01", tz="UTC"),
+        }
+    )
+    with shop.uow() as uow:
+        connection = uow.session.connection()
+        items.rows.take(connection, products)
+        customers.rows.take(connection, people)
+        events.take(
+            connection,
+            purchases,
+            policy=shop.event_policy,
+            now=pd.Timestamp.now(tz="UTC"),
+            fallback_ids=purchases.event_id,
+        )
+        uow.commit()
+
+
+def model(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> Embeddings:
+    embeddings = Embeddings(
+        item_vectors=rng.standard_normal((n_items, COMPONENTS), dtype=np.float32),
+        item_biases=rng.standard_normal(n_items, dtype=np.float32),
+        customer_vectors=rng.standard_normal((n_customers, COMPONENTS), dtype=np.float32),
+        customer_feature_vectors=rng.standard_normal((n_customers, COMPONENTS), dtype=np.float32),
+        customer_feature_biases=np.zeros(n_customers, dtype=np.float32),
+    )
+    artifact = versions.Artifact(
+        item_ids=np.array([f"sku-{n}" for n in range(n_items)]),
+        customer_ids=np.array([f"c-{n}" for n in range(n_customers)]),
+        customer_feature_names=np.array([f"id:c-{n}" for n in range(n_customers)]),
+        popularity=rng.random(n_items).astype(np.float32),
+        embeddings=embeddings,
+    )
+    version = versions.start(uow=shop.uow(), params={"bench": True})
+    versions.finish(uow=shop.uow(), version_id=version.id, artifact=artifact, data={}, metrics={})
+    versions.activate(uow=shop.uow(), version_id=version.id)
+    return embeddings
+
+
+def per_request(shop, embeddings: Embeddings, requests: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(latencies of for_customer with filters, latencies of the bare score-and-top-10), in milliseconds."""
+    filters = Filters(max_price=300, in_stock=True, diversify=3)
+    shop.recommender.for_customer("c-0", n=10, filters=filters)  # loads the model
+    ours, bare = [], []
+    for customer in rng.integers(0, len(embeddings.customer_vectors), requests):
+        started = time.perf_counter()
+        shop.recommender.for_customer(f"c-{customer}", n=10, filters=filters)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        scores = embeddings.item_vectors @ embeddings.customer_vectors[customer] + embeddings.item_biases
+        evaluation.top_k(scores[None, :], 10)
+        bare.append(time.perf_counter() - started)
+    return np.array(ours) * 1000, np.array(bare) * 1000
+
+
+def batch(embeddings: Embeddings, n_items: int, customers_sampled: int) -> tuple[float, float]:
+    """(customers per second for our block scoring, customers per second for LightFM.predict per customer)."""
+    lightfm = LightFM(no_components=COMPONENTS)
+    lightfm.fit_partial(
+        sparse.coo_matrix(([1.0], ([0], [0])), shape=(len(embeddings.customer_vectors), n_items)), epochs=1
+    )
+    lightfm.user_embeddings, lightfm.item_embeddings = embeddings.customer_vectors, embeddings.item_vectors
+    lightfm.item_biases = embeddings.item_biases
+    every_item = np.arange(n_items, dtype=np.int32)
+    started = time.perf_counter()
+    for customer in range(customers_sampled):
+        np.argsort(-lightfm.predict(customer, every_item, num_threads=2))[:10]
+    theirs = customers_sampled / (time.perf_counter() - started)
+    rows = np.arange(customers_sampled * 10)
+    started = time.perf_counter()
+    for _block, scores in evaluation.score_blocks(
+        embeddings.customer_vectors, embeddings.item_vectors, embeddings.item_biases, rows
+    ):
+        evaluation.top_k(scores, 10)
+    ours = len(rows) / (time.perf_counter() - started)
+    return ours, theirs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'serving.db'}"
+        schema.upgrade(url)
+        shop = bootstrap(Settings(database_url=url, model_check_seconds=3600))
+        started = time.perf_counter()
+        store(shop, args.items, args.customers, rng)
+        embeddings = model(shop, args.items, args.customers, rng)
+        print(f"catalog, customers, 5 purchases each and a model stored in {time.perf_counter() - started:.0f} s")
+        ours, bare = per_request(shop, embeddings, args.requests, rng)
+        shop.close()
+    quantiles = [
+        (name, f"{np.percentile(ms, 50):.1f}", f"{np.percentile(ms, 99):.1f}")
+        for name, ms in (("for_customer, filtered, purchases excluded", ours), ("bare score + top-10 (baseline)", bare))
+    ]
+    print(tabulate(quantiles, headers=("one customer's top-10", "p50 ms", "p99 ms")))
+    print(f"ratio p50 ours / bare: {np.percentile(ours, 50) / np.percentile(bare, 50):.2f}\n")
+    ours_rate, theirs_rate = batch(embeddings, args.items, customers_sampled=100)
+    print(
+        tabulate(
+            [
+                ("block scoring (ours)", f"{ours_rate:,.0f}"),
+                ("LightFM.predict per customer", f"{theirs_rate:,.0f}"),
+                ("ratio", f"{ours_rate / theirs_rate:.1f}x"),
+            ],
+            headers=("all-customer batch", "customers/s"),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
