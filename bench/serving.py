@@ -5,15 +5,24 @@
 Prints, each next to a baseline measured in the same run:
   - one customer's top-10 with filters and purchased-item exclusion through `Recommender.for_customer`
     (database reads included): p50 and p99, against the bare matrix product that scores one customer;
-  - top-10 for many customers at once (block matrix products) against calling `LightFM.predict` per customer.
+  - top-10 for many customers at once (block matrix products) against calling `LightFM.predict` per customer;
+  - under gunicorn (2 workers) with a load generator on loopback: requests/s of the recommendations endpoint
+    against `/healthz` of the same app, then p50/p99 when paced at half the recommendations endpoint's peak.
 The embeddings are random (speed does not depend on their values); the catalog and events are real rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +32,7 @@ from scipy import sparse
 from tabulate import tabulate
 
 from salesbot import schema
+from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
@@ -130,11 +140,112 @@ def batch(embeddings: Embeddings, n_items: int, customers_sampled: int) -> tuple
     return ours, theirs
 
 
+def http_figures(url: str, secret: str, customers: int, seconds: float, clients: int = 8) -> list[tuple]:
+    port = _free_port()
+    env = os.environ | {
+        "SALESBOT_DATABASE_URL": url,
+        "SALESBOT_RATE_LIMIT": "100000000/minute",
+        "SALESBOT_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "api:create_app()"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port)
+        headers = {"Authorization": f"Bearer {secret}"}
+        paths = {"recommendations": lambda n: f"/v1/customers/c-{n % customers}/recommendations?n=10&max_price=300"}
+        paths["trivial (/healthz)"] = lambda n: "/healthz"
+        for path in paths.values():
+            _load(port, headers, path, seconds=2, clients=clients)  # warm: every worker loads the model
+        peak = {
+            name: len(_load(port, headers, path, seconds=seconds, clients=clients)) / seconds
+            for name, path in paths.items()
+        }
+        paced = np.array(
+            _load(
+                port,
+                headers,
+                paths["recommendations"],
+                seconds=seconds,
+                clients=clients,
+                rate=peak["recommendations"] / 2,
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return [
+        ("recommendations, peak", f"{peak['recommendations']:,.0f}", "", ""),
+        ("trivial endpoint, peak", f"{peak['trivial (/healthz)']:,.0f}", "", ""),
+        ("ratio", f"{peak['recommendations'] / peak['trivial (/healthz)']:.2f}", "", ""),
+        (
+            "recommendations at half peak",
+            f"{len(paced) / seconds:,.0f}",
+            f"{np.percentile(paced, 50):.1f}",
+            f"{np.percentile(paced, 99):.1f}",
+        ),
+    ]
+
+
+def _load(port: int, headers: dict, path, *, seconds: float, clients: int, rate: float | None = None) -> list[float]:
+    """Latencies in ms of the requests completed in `seconds`; paced to `rate` requests/s in all when given."""
+    latencies: list[float] = []
+    lock, deadline = threading.Lock(), time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    def client(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        start = time.perf_counter()
+        sent = 0
+        while time.perf_counter() < deadline:
+            if rate:
+                wait = start + sent * clients / rate + offset / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            began = time.perf_counter()
+            connection.request("GET", path(next(counter)), headers=headers)
+            response = connection.getresponse()
+            response.read()
+            sent += 1
+            if response.status == 200:
+                with lock:
+                    latencies.append((time.perf_counter() - began) * 1000)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each HTTP load phase")
+    parser.add_argument("--no-http", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as folder:
@@ -146,7 +257,9 @@ def main() -> None:
         embeddings = model(shop, args.items, args.customers, rng)
         print(f"catalog, customers, 5 purchases each and a model stored in {time.perf_counter() - started:.0f} s")
         ours, bare = per_request(shop, embeddings, args.requests, rng)
+        secret = keys.create(uow=shop.uow(), role="server", name="bench")[1]
         shop.close()
+        served = [] if args.no_http else http_figures(url, secret, args.customers, seconds=args.seconds)
     quantiles = [
         (name, f"{np.percentile(ms, 50):.1f}", f"{np.percentile(ms, 99):.1f}")
         for name, ms in (("for_customer, filtered, purchases excluded", ours), ("bare score + top-10 (baseline)", bare))
@@ -164,6 +277,9 @@ def main() -> None:
             headers=("all-customer batch", "customers/s"),
         )
     )
+    if served:
+        print()
+        print(tabulate(served, headers=("gunicorn, 2 workers, 8 loopback clients", "requests/s", "p50 ms", "p99 ms")))
 
 
 if __name__ == "__main__":
