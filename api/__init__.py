@@ -6,6 +6,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from threadpoolctl import threadpool_limits
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
@@ -27,6 +28,9 @@ DOCS_ASSETS = "/docs/assets/"
 
 def create_app(settings: Settings | None = None, *, services: Salesbot | None = None) -> Flask:
     """The salesbot API for `settings` (default: read from the `SALESBOT_*` environment)."""
+    # One request at a time per worker: BLAS threads would only fight the other workers for the cores
+    # (measured: 75 -> 208 recommendation requests/s with 2 gunicorn workers on 2 cores).
+    threadpool_limits(1, user_api="blas")
     services = services or bootstrap(settings)
     configure_logging(level=services.settings.log_level, fmt=services.settings.log_format)
     app = Flask("salesbot")
