@@ -82,7 +82,7 @@ def uci_table(tune_trials: int) -> list[tuple]:
     weights = Settings().event_weights
     plan = pipeline.Plan(cutoff=CUTOFF, k=K, weights=weights)
     started = time.perf_counter()
-    ours = pipeline.evaluate(store, plan, now=CUTOFF, on_epoch=lambda phase, epoch: None)
+    ours = pipeline.evaluate(store, plan, now=CUTOFF, on_progress=lambda *progress: None)
     ours_seconds = time.perf_counter() - started
     before = store.events[store.events.occurred_at < pd.Timestamp(CUTOFF)]
     after = store.events[store.events.occurred_at >= pd.Timestamp(CUTOFF)]
@@ -92,7 +92,9 @@ def uci_table(tune_trials: int) -> list[tuple]:
     if tune_trials:
         started = time.perf_counter()
         trials = tuning.tune(store, weights, now=CUTOFF, trials=tune_trials, seed=7)
-        tuned = pipeline.evaluate(store, replace(plan, params=trials[0].params), now=CUTOFF, on_epoch=lambda p, e: None)
+        tuned = pipeline.evaluate(
+            store, replace(plan, params=trials[0].params), now=CUTOFF, on_progress=lambda *progress: None
+        )
         label = f"salesbot after `tune` ({tune_trials} trials, chosen on validation before the cut-off)"
         rows.insert(1, (label, tuned["model"], time.perf_counter() - started))
     for name, fit in (("LightFM WARP, no features", plain_lightfm), ("implicit ALS", implicit_als)):

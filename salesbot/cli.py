@@ -228,12 +228,13 @@ def train(ctx: click.Context, epochs, components, loss, learning_rate, half_life
     plan = pipeline.Plan(params=params, half_life_days=half_life_days, cutoff=when, new_items_only=not all_items)
     bars: dict[str, tqdm] = {}
 
-    def progress(phase: str, epoch: int) -> None:
-        bar = bars.setdefault(phase, tqdm(total=epochs, desc=phase, unit=" epochs", file=sys.stderr))
-        bar.update(epoch - bar.n)
+    def progress(phase: str, done: int, total: int) -> None:
+        unit = " epochs" if phase.endswith("model") else " customers"
+        bar = bars.setdefault(phase, tqdm(total=total, desc=phase, unit=unit, unit_scale=True, file=sys.stderr))
+        bar.update(done - bar.n)
 
     try:
-        version = pipeline.train(uow=app.uow, plan=plan, weights=app.settings.event_weights, on_epoch=progress)
+        version = pipeline.train(uow=app.uow, plan=plan, weights=app.settings.event_weights, on_progress=progress)
     finally:
         for bar in bars.values():
             bar.close()

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import ApiKey
 from models.base import utcnow
@@ -71,15 +71,20 @@ def revoke(*, uow: UnitOfWork, key_id: str) -> ApiKey:
 
 
 def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -> KeyHolder:
-    """The holder of `secret`, or `Unauthenticated` for an unknown or revoked key."""
+    """The holder of `secret`, or `Unauthenticated` for an unknown or revoked key.
+
+    Asked of the database on every request, so that a revoked key stops working at once in every process;
+    a single-row read of five columns, without building an ORM object, on the hot path.
+    """
     now = now or utcnow()
+    columns = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.revoked_at, ApiKey.last_used_at)
     with uow:
-        key = uow.session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
+        key = uow.session.execute(select(*columns).where(ApiKey.secret_hash == hash_secret(secret))).first()
         if key is None:
             raise Unauthenticated("unknown API key")
         if key.revoked_at is not None:
             raise Unauthenticated("this API key was revoked")
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            key.last_used_at = now
+            uow.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
             uow.commit()
         return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role))

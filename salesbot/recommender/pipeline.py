@@ -21,7 +21,8 @@ from salesbot.recommender.training import Params, fit
 __all__ = ["Params", "Plan", "activate_if_better", "start", "train"]
 
 log = logging.getLogger("salesbot.recommender")
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+SHORTLIST = 128  # items kept per customer for serving without scoring the whole catalog
 HOLDOUT_SHARE = 0.2
 
 
@@ -45,7 +46,7 @@ def train(
     uow: Callable[[], UnitOfWork],
     plan: Plan,
     weights: Mapping[str, float],
-    on_epoch: Progress = lambda phase, epoch: None,
+    on_progress: Progress = lambda phase, done, total: None,
     version: ModelVersion | None = None,
 ) -> ModelVersion:
     """Train, evaluate and store a new version (not activated). A failure is recorded on the version."""
@@ -57,7 +58,7 @@ def train(
         if store.events.empty:
             raise InvalidInput.for_field("events", "there are no events with a customer to learn from yet")
         now = utcnow()
-        report = evaluate(store, plan, now=now, on_epoch=on_epoch)
+        report = evaluate(store, plan, now=now, on_progress=on_progress)
         everything = build(
             store,
             plan.weights,
@@ -65,13 +66,17 @@ def train(
             half_life_days=plan.half_life_days,
             customer_feature_share=plan.params.customer_feature_share,
         )
-        embeddings = fit(everything, plan.params, on_epoch=lambda epoch: on_epoch("final model", epoch))
+        embeddings = fit(everything, plan.params, on_epoch=_epochs("final model", plan, on_progress))
+        shortlists = evaluation.shortlists(
+            embeddings, SHORTLIST, on_block=lambda done: on_progress("shortlists", done, len(everything.customer_ids))
+        )
         artifact = versions.Artifact(
             item_ids=everything.item_ids,
             customer_ids=everything.customer_ids,
             customer_feature_names=np.array(everything.customer_features.names),
             popularity=_popularity(everything),
             embeddings=embeddings,
+            shortlists=shortlists,
         )
         return versions.finish(
             uow=uow(), version_id=version.id, artifact=artifact, data=_snapshot(store, everything), metrics=report
@@ -82,7 +87,7 @@ def train(
         raise
 
 
-def evaluate(store: Store, plan: Plan, *, now: datetime, on_epoch: Progress) -> dict:
+def evaluate(store: Store, plan: Plan, *, now: datetime, on_progress: Progress) -> dict:
     """Metrics at k for the model and for popularity, trained before the cut-off and tested after it."""
     cutoff = pd.Timestamp(plan.cutoff) if plan.cutoff else store.events.occurred_at.quantile(1 - HOLDOUT_SHARE)
     before = store.events[store.events.occurred_at < cutoff]
@@ -98,7 +103,7 @@ def evaluate(store: Store, plan: Plan, *, now: datetime, on_epoch: Progress) -> 
         customer_feature_share=plan.params.customer_feature_share,
     )
     test = evaluation.holdout(train_set, after, new_items_only=plan.new_items_only)
-    embeddings = fit(train_set, plan.params, on_epoch=lambda epoch: on_epoch("evaluation model", epoch))
+    embeddings = fit(train_set, plan.params, on_epoch=_epochs("evaluation model", plan, on_progress))
     model_blocks = evaluation.score_blocks(
         embeddings.customer_vectors, embeddings.item_vectors, embeddings.item_biases, test.rows
     )
@@ -122,6 +127,10 @@ def activate_if_better(*, uow: Callable[[], UnitOfWork], version: ModelVersion, 
         return False
     versions.activate(uow=uow(), version_id=version.id)
     return True
+
+
+def _epochs(phase: str, plan: Plan, on_progress: Progress) -> Callable[[int], None]:
+    return lambda epoch: on_progress(phase, epoch, plan.params.epochs)
 
 
 def _ndcg(version: ModelVersion, k: int) -> float:

@@ -6,10 +6,12 @@ which version is active, so promoting or rolling back a model reaches every proc
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,8 +25,12 @@ from salesbot.recommender import versions
 from salesbot.recommender.evaluation import top_k
 from salesbot.recommender.versions import Artifact
 
+log = logging.getLogger("salesbot.recommender")
 VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
+MASKS_KEPT = 256
+SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
+Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,27 @@ class Recommendations:
     items: list[Suggestion]
 
 
+@dataclass(frozen=True)
+class History:
+    """A customer's latest events, newest first: what they did to which item."""
+
+    item_ids: list[str]
+    types: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.item_ids
+
+    def purchased(self) -> set[str]:
+        return {item for item, kind in zip(self.item_ids, self.types, strict=True) if kind == "purchase"}
+
+    def latest_per_item(self) -> tuple[list[str], list[str]]:
+        """Each item once, with what they did to it last."""
+        latest = dict(zip(reversed(self.item_ids), reversed(self.types), strict=True))
+        order = list(dict.fromkeys(self.item_ids))
+        return order, [latest[item] for item in order]
+
+
 @dataclass
 class Shelf:
     """What the catalog says now about each item the model knows, in the model's item order."""
@@ -64,6 +91,7 @@ class Shelf:
     categories: np.ndarray
     prices: np.ndarray
     in_stock: np.ndarray
+    masks: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)  # per filter set, built once
 
     @classmethod
     def read(cls, uow: UnitOfWork, item_ids: np.ndarray) -> Shelf:
@@ -79,6 +107,23 @@ class Shelf:
         )
 
     def allowed(self, filters: Filters) -> np.ndarray:
+        """Items that pass the catalog filters (read-only; shared by the requests that use the same filters)."""
+        key = (filters.category, filters.min_price, filters.max_price, filters.in_stock)
+        if key not in self.masks:
+            if len(self.masks) >= MASKS_KEPT:
+                self.masks.clear()
+            self.masks[key] = self._allowed(filters)
+            self.masks[key].flags.writeable = False
+        return self.masks[key]
+
+    def eligible(self, filters: Filters) -> np.ndarray:
+        """Positions of the items that pass the catalog filters."""
+        key = ("positions", filters.category, filters.min_price, filters.max_price, filters.in_stock)
+        if key not in self.masks:
+            self.masks[key] = np.flatnonzero(self.allowed(filters))
+        return self.masks[key]
+
+    def _allowed(self, filters: Filters) -> np.ndarray:
         mask = ~pd.isna(self.prices)
         if filters.in_stock:
             mask &= self.in_stock
@@ -101,6 +146,24 @@ class Loaded:
     shelf: Shelf
     shelf_read_at: float = field(default_factory=time.monotonic)
 
+    @functools.cached_property
+    def positions(self) -> dict[str, int]:
+        return {str(item): position for position, item in enumerate(self.artifact.item_ids)}
+
+    @functools.cached_property
+    def unit_vectors(self) -> np.ndarray:
+        """Item vectors scaled to length one: their dot products are cosine similarities."""
+        vectors = self.artifact.embeddings.item_vectors
+        return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9)
+
+    def positions_of(self, item_ids: Iterable[str]) -> set[int]:
+        return {self.positions[item] for item in item_ids if item in self.positions}
+
+    def scorer(self, query: np.ndarray) -> Scorer:
+        """Scores by dot product with `query` plus the item bias, for the given positions or for all items."""
+        vectors, biases = self.artifact.embeddings.item_vectors, self.artifact.embeddings.item_biases
+        return lambda at: vectors @ query + biases if at is None else vectors[at] @ query + biases[at]
+
 
 class Recommender:
     """Recommendations for customers, sessions and items, from whichever model version is active."""
@@ -112,6 +175,7 @@ class Recommender:
         self._checked_at = -np.inf
         self._lock = threading.Lock()
         self._served: Counter[str] = Counter()  # answers per version since the last check
+        self._restocking = False
 
     def current(self) -> Loaded | None:
         """The active version, loaded; re-checked every few seconds and reloaded when it changed."""
@@ -120,10 +184,21 @@ class Recommender:
                 self._checked_at = time.monotonic()
                 self._flush_served()
                 self._loaded = self._load(versions.active_id(uow=self._uow()))
-            if self._loaded and time.monotonic() - self._loaded.shelf_read_at >= self._shelf_every:
-                self._loaded.shelf = Shelf.read(self._uow(), self._loaded.artifact.item_ids)
-                self._loaded.shelf_read_at = time.monotonic()
-            return self._loaded
+            loaded = self._loaded
+            if loaded and not self._restocking and time.monotonic() - loaded.shelf_read_at >= self._shelf_every:
+                self._restocking = True
+                threading.Thread(target=self._restock, args=(loaded,), name="shelf", daemon=True).start()
+            return loaded
+
+    def _restock(self, loaded: Loaded) -> None:
+        """Re-read stock and prices on the side; requests meanwhile use the shelf they have."""
+        try:
+            shelf = Shelf.read(self._uow(), loaded.artifact.item_ids)
+            loaded.shelf, loaded.shelf_read_at = shelf, time.monotonic()
+        except Exception:
+            log.exception("re-reading the catalog for serving failed; keeping the last one")
+        finally:
+            self._restocking = False
 
     def _flush_served(self) -> None:
         if self._served:
@@ -153,34 +228,38 @@ class Recommender:
         vector, strategy = self._customer_vector(model, customer_id, has_history=not history.empty)
         if vector is None:
             return self._popular(model, n=n, filters=filters)
-        hidden = set() if filters.include_purchased else set(history[history.type == "purchase"].item_id)
-        scores = model.artifact.embeddings.item_vectors @ vector + model.artifact.embeddings.item_biases
-        chosen = self._pick(model, scores, n=n, filters=filters, hidden=hidden)
+        hidden = set() if filters.include_purchased else history.purchased()
+        shortlist = None
+        if strategy == "personal" and model.artifact.shortlists is not None:
+            shortlist = model.artifact.shortlists[model.customers.get_loc(customer_id)]
+        chosen, scores = self._pick(
+            model, model.scorer(vector), n=n, filters=filters, hidden=hidden, shortlist=shortlist
+        )
         reasons = self._personal_reasons(model, chosen, history, strategy)
         return self._answer(model, strategy, chosen, scores, reasons)
 
     def for_session(self, item_ids: list[str], *, n: int, filters: Filters) -> Recommendations:
         model = self.current()
-        known = [item for item in item_ids if model is not None and item in model.items]
-        if model is None or not known:
+        positions = sorted(model.positions_of(item_ids)) if model is not None else []
+        if model is None or not positions:
             return self._popular(model, n=n, filters=filters)
-        positions = model.items.get_indexer(known)
-        vectors = model.artifact.embeddings.item_vectors
-        scores = vectors @ vectors[positions].mean(axis=0) + model.artifact.embeddings.item_biases
-        chosen = self._pick(model, scores, n=n, filters=filters, hidden=set(item_ids))
-        reasons = [f"goes with {self._closest_title(model, item, positions)}" for item in chosen]
+        query = model.artifact.embeddings.item_vectors[positions].mean(axis=0)
+        chosen, scores = self._pick(model, model.scorer(query), n=n, filters=filters, hidden=set(item_ids))
+        reasons = [f"goes with {self._closest_title(model, item, np.array(positions))}" for item in chosen]
         return self._answer(model, "session", chosen, scores, reasons)
 
     def similar(self, item_id: str, *, n: int, filters: Filters) -> Recommendations:
         model = self.current()
-        if model is None or item_id not in model.items:
+        if model is None or item_id not in model.positions:
             self._require_item(item_id)
             return self._popular(model, n=n, filters=filters)
-        position = model.items.get_loc(item_id)
-        vectors = model.artifact.embeddings.item_vectors
-        norms = np.linalg.norm(vectors, axis=1) + 1e-9
-        scores = (vectors @ vectors[position]) / (norms * norms[position])
-        chosen = self._pick(model, scores, n=n, filters=filters, hidden={item_id})
+        position = model.positions[item_id]
+        unit = model.unit_vectors
+
+        def cosine(at: np.ndarray | None) -> np.ndarray:
+            return (unit if at is None else unit[at]) @ unit[position]
+
+        chosen, scores = self._pick(model, cosine, n=n, filters=filters, hidden={item_id})
         title = model.shelf.titles[position]
         return self._answer(model, "similar", chosen, scores, [f"similar to {title}"] * len(chosen))
 
@@ -189,12 +268,14 @@ class Recommender:
         return self._popular(self.current(), n=n, filters=filters)
 
     def _popular(self, model: Loaded | None, *, n: int, filters: Filters) -> Recommendations:
-        if model is not None:
-            scores = model.artifact.popularity.astype(np.float64)
-            chosen = self._pick(model, scores, n=n, filters=filters, hidden=set())
-            reasons = [self._popular_reason(model.shelf.categories[p]) for p in chosen]
-            return self._answer(model, "popular", chosen, scores, reasons)
-        return self._popular_without_model(n=n, filters=filters)
+        if model is None:
+            return self._popular_without_model(n=n, filters=filters)
+        popularity = model.artifact.popularity.astype(np.float64)
+        chosen, scores = self._pick(
+            model, lambda at: popularity if at is None else popularity[at], n=n, filters=filters, hidden=set()
+        )
+        reasons = [self._popular_reason(model.shelf.categories[p]) for p in chosen]
+        return self._answer(model, "popular", chosen, scores, reasons)
 
     def _customer_vector(self, model: Loaded, customer_id: str, *, has_history: bool) -> tuple[np.ndarray | None, str]:
         """Their own vector when they have a history; else one made of what we know about them."""
@@ -217,7 +298,7 @@ class Recommender:
                 tags += [f"attr:{key}={each}" for each in (value if isinstance(value, list) else [value])]
             return tags
 
-    def _history(self, customer_id: str) -> pd.DataFrame:
+    def _history(self, customer_id: str) -> History:
         query = (
             select(Event.item_id, Event.type)
             .where(Event.customer_id == customer_id)
@@ -225,44 +306,75 @@ class Recommender:
             .limit(500)
         )
         with self._uow() as uow:
-            return pd.DataFrame(uow.session.execute(query).all(), columns=["item_id", "type"])
+            rows = uow.session.execute(query).all()
+        return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows])
 
-    def _pick(self, model: Loaded, scores: np.ndarray, *, n: int, filters: Filters, hidden: set[str]) -> list[int]:
-        """The best `n` allowed items, at most `filters.diversify` per category."""
-        scores = np.where(model.shelf.allowed(filters), scores, -np.inf)
-        drop = model.items.get_indexer(list(hidden | filters.exclude))
-        scores[drop[drop >= 0]] = -np.inf
-        ranked = top_k(scores[None, :], min(len(scores), n * 5 if filters.diversify else n))[0]
-        chosen, per_category = [], {}
-        for position in ranked:
-            if not np.isfinite(scores[position]) or len(chosen) == n:
+    def _pick(
+        self,
+        model: Loaded,
+        score: Scorer,
+        *,
+        n: int,
+        filters: Filters,
+        hidden: set[str],
+        shortlist: np.ndarray | None = None,
+    ) -> tuple[list[int], np.ndarray]:
+        """The best `n` allowed items (at most `filters.diversify` per category) and their scores.
+
+        From the customer's shortlist when it holds enough allowed items; else from the items the filters
+        leave when they leave few; else from the whole catalog.
+        """
+        allowed, blocked = model.shelf.allowed(filters), model.positions_of(hidden | filters.exclude)
+        if shortlist is not None:
+            chosen = self._first(model, shortlist[allowed[shortlist]], n=n, filters=filters, blocked=blocked)
+            if len(chosen) == n:
+                return chosen, score(np.array(chosen, dtype=np.int64))
+        wanted = n * 5 if filters.diversify else n
+        eligible = model.shelf.eligible(filters)
+        if len(eligible) < SELECTIVE * len(allowed):
+            scores = score(eligible)
+            ranked = eligible[top_k(scores[None, :], min(len(eligible), wanted + len(blocked)))[0]]
+        else:
+            scores = np.where(allowed, score(None), -np.inf)
+            ranked = top_k(scores[None, :], min(len(scores), wanted + len(blocked)))[0]
+            ranked = ranked[np.isfinite(scores[ranked])]
+        chosen = self._first(model, ranked, n=n, filters=filters, blocked=blocked)
+        return chosen, score(np.array(chosen, dtype=np.int64))
+
+    @staticmethod
+    def _first(model: Loaded, ranked: np.ndarray, *, n: int, filters: Filters, blocked: set[int]) -> list[int]:
+        """The first `n` of `ranked` that are not blocked, at most `filters.diversify` per category."""
+        chosen: list[int] = []
+        per_category: Counter = Counter()
+        for position in ranked.tolist():
+            if len(chosen) == n:
                 break
             category = model.shelf.categories[position]
-            if filters.diversify and per_category.get(category, 0) >= filters.diversify:
+            if position in blocked or (filters.diversify and per_category[category] >= filters.diversify):
                 continue
-            per_category[category] = per_category.get(category, 0) + 1
-            chosen.append(int(position))
+            per_category[category] += 1
+            chosen.append(position)
         return chosen
 
-    def _personal_reasons(self, model: Loaded, chosen: list[int], history: pd.DataFrame, strategy: str) -> list[str]:
+    def _personal_reasons(self, model: Loaded, chosen: list[int], history: History, strategy: str) -> list[str]:
         if strategy == "features" or history.empty:
             return [f"picked for customers like you in {model.shelf.categories[p] or 'this shop'}" for p in chosen]
-        seen = history.drop_duplicates("item_id")
-        positions = model.items.get_indexer(seen.item_id)  # a hash lookup; isin() against the catalog is slow
-        seen, positions = seen[positions >= 0], positions[positions >= 0]
-        if seen.empty:
+        seen, kinds = history.latest_per_item()
+        positions = np.array([model.positions.get(item, -1) for item in seen], dtype=np.int64)
+        known = positions >= 0
+        verbs = [VERBS.get(kind, "chose") for kind, k in zip(kinds, known, strict=True) if k]
+        positions = positions[known]
+        if len(positions) == 0:
             return ["recommended for you"] * len(chosen)
-        verbs = [VERBS.get(kind, "chose") for kind in seen.type]
         vectors = model.artifact.embeddings.item_vectors
-        similarity = vectors[chosen] @ vectors[positions].T
-        reasons = []
-        for item, row in zip(chosen, similarity, strict=True):
-            if item in positions:
-                reasons.append(f"you {verbs[int(np.flatnonzero(positions == item)[0])]} it recently")
-                continue
-            best = int(np.argmax(row))
-            reasons.append(f"goes with {model.shelf.titles[positions[best]]}, which you {verbs[best]}")
-        return reasons
+        closest = np.argmax(vectors[chosen] @ vectors[positions].T, axis=1)
+        where = {int(position): n for n, position in enumerate(positions)}
+        return [
+            f"you {verbs[where[item]]} it recently"
+            if item in where
+            else f"goes with {model.shelf.titles[positions[best]]}, which you {verbs[best]}"
+            for item, best in zip(chosen, closest, strict=True)
+        ]
 
     def _closest_title(self, model: Loaded, item: int, positions: np.ndarray) -> str:
         vectors = model.artifact.embeddings.item_vectors
@@ -282,10 +394,10 @@ class Recommender:
                 title=shelf.titles[p],
                 price=float(shelf.prices[p]),
                 category=shelf.categories[p],
-                score=round(float(scores[p]), 4),
+                score=round(float(score), 4),
                 reason=reason,
             )
-            for p, reason in zip(chosen, reasons, strict=True)
+            for p, score, reason in zip(chosen, scores, reasons, strict=True)
         ]
         with self._lock:
             self._served[model.version_id] += 1

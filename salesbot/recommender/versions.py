@@ -28,15 +28,18 @@ class Artifact:
     customer_feature_names: np.ndarray
     popularity: np.ndarray  # weighted interactions per item, for cold start and reasons
     embeddings: Embeddings
+    shortlists: np.ndarray | None = None  # each customer's best item positions, best first (older versions: none)
 
     def pack(self) -> bytes:
         buffer = io.BytesIO()
+        shortlists = {} if self.shortlists is None else {"shortlists": self.shortlists}
         np.savez_compressed(
             buffer,
             item_ids=self.item_ids.astype(str),
             customer_ids=self.customer_ids.astype(str),
             customer_feature_names=self.customer_feature_names.astype(str),
             popularity=self.popularity,
+            **shortlists,
             **vars(self.embeddings),
         )
         return buffer.getvalue()
@@ -48,6 +51,7 @@ class Artifact:
         named = {
             name: arrays.pop(name) for name in ("item_ids", "customer_ids", "customer_feature_names", "popularity")
         }
+        named["shortlists"] = arrays.pop("shortlists", None)
         return cls(**named, embeddings=Embeddings(**arrays))
 
 

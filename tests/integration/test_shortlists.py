@@ -1,0 +1,79 @@
+"""Serving from each customer's precomputed shortlist answers exactly what scoring the whole catalog would."""
+
+import numpy as np
+import pytest
+
+from salesbot.bootstrap import bootstrap
+from salesbot.catalog import customers, events, items
+from salesbot.config import Settings
+from salesbot.recommender import evaluation, versions
+from salesbot.recommender.serving import Filters
+from salesbot.recommender.training import Embeddings
+
+ITEMS, CUSTOMERS, COMPONENTS = 400, 12, 8
+FILTERS = [
+    Filters(),
+    Filters(max_price=40),
+    Filters(min_price=20, max_price=60, diversify=3),
+    Filters(category="c-1"),
+    Filters(exclude=frozenset({"i-1", "i-2", "i-3"}), include_purchased=True),
+    Filters(in_stock=False, max_price=10),
+]
+
+
+@pytest.fixture
+def shop(database_url):
+    services = bootstrap(Settings(database_url=database_url, model_check_seconds=0))
+    rng = np.random.default_rng(3)
+    for n in range(ITEMS):
+        price, category = str(rng.integers(1, 100)), f"c-{n % 4}"
+        items.put(uow=services.uow(), item_id=f"i-{n}", title=f"Thing {n}", category=category, price=price,
+                  currency="EUR", in_stock=bool(n % 7))  # fmt: skip
+    bought = [
+        {"customer_id": f"u-{n}", "item_id": f"i-{k}", "type": "purchase", "occurred_at": "2025-05-01T10:00:00Z"}
+        for n in range(CUSTOMERS)
+        for k in rng.integers(0, ITEMS, 5)
+    ]
+    customers.put(uow=services.uow(), customer_id="u-0")
+    events.record(uow=services.uow(), events=bought, policy=services.event_policy)
+    yield services, rng
+    services.close()
+
+
+def store_model(shop, rng, *, shortlists: bool) -> str:
+    embeddings = Embeddings(
+        item_vectors=rng.standard_normal((ITEMS, COMPONENTS), dtype=np.float32),
+        item_biases=rng.standard_normal(ITEMS, dtype=np.float32),
+        customer_vectors=rng.standard_normal((CUSTOMERS, COMPONENTS), dtype=np.float32),
+        customer_feature_vectors=np.zeros((1, COMPONENTS), dtype=np.float32),
+        customer_feature_biases=np.zeros(1, dtype=np.float32),
+    )
+    artifact = versions.Artifact(
+        item_ids=np.array([f"i-{n}" for n in range(ITEMS)]),
+        customer_ids=np.array([f"u-{n}" for n in range(CUSTOMERS)]),
+        customer_feature_names=np.array(["segment:none"]),
+        popularity=np.ones(ITEMS, dtype=np.float32),
+        embeddings=embeddings,
+        shortlists=evaluation.shortlists(embeddings, 30) if shortlists else None,
+    )
+    version = versions.start(uow=shop.uow(), params={})
+    versions.finish(uow=shop.uow(), version_id=version.id, artifact=artifact, data={}, metrics={})
+    return version.id
+
+
+def answers(shop, version_id):
+    versions.activate(uow=shop.uow(), version_id=version_id)
+    return [
+        [(s.item_id, s.score) for s in shop.recommender.for_customer(f"u-{c}", n=10, filters=f).items]
+        for c in range(CUSTOMERS)
+        for f in FILTERS
+    ]
+
+
+def test_shortlists_answer_what_the_whole_catalog_would(shop):
+    services, rng = shop
+    with_lists = store_model(services, np.random.default_rng(9), shortlists=True)
+    without = store_model(services, np.random.default_rng(9), shortlists=False)
+    fast, exact = answers(services, with_lists), answers(services, without)
+    assert fast == exact
+    assert all(len(answer) == 10 for answer in fast)
