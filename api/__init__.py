@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
-from api import access, catalog, errors, health, recommender, requests
+from api import access, catalog, conversation, errors, health, recommender, requests
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
@@ -22,6 +22,9 @@ BLUEPRINTS = (
     catalog.customers,
     catalog.events,
     recommender.models,
+    conversation.conversations,
+    conversation.schemas,
+    conversation.faq,
 )
 DOCS_ASSETS = "/docs/assets/"
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse
+from werkzeug.exceptions import TooManyRequests
 
 from api.wiring import salesbot, uow
 from salesbot.access import keys
@@ -110,4 +114,14 @@ def install(app: Flask) -> Limiter:
         in_memory_fallback_enabled=bool(settings.redis_url),
     )
     limiter.request_filter(lambda: not request.path.startswith("/v1/") or request.method == "OPTIONS")
+    app.extensions["salesbot.limiter"] = limiter
     return limiter
+
+
+def spend(scope: str, key: str, rate: str) -> None:
+    """Count one request against `rate` for one thing (a conversation's messages); 429 once it is spent."""
+    limiter: Limiter = current_app.extensions["salesbot.limiter"]
+    allowed = parse(rate)
+    if not limiter.limiter.hit(allowed, scope, key):
+        reset, _left = limiter.limiter.get_window_stats(allowed, scope, key)
+        raise TooManyRequests(f"at most {rate} for one {scope}", retry_after=max(1, math.ceil(reset - time.time())))

@@ -21,6 +21,7 @@ STATUS: dict[type[errors.SalesbotError], int] = {
     errors.NotFound: 404,
     errors.Unauthenticated: 401,
     errors.PermissionDenied: 403,
+    errors.Conflict: 409,
     errors.Unavailable: 503,
 }
 EXTRA_HEADERS: dict[int, dict[str, str]] = {

@@ -42,6 +42,7 @@ class SuggestionOut(Schema):
     item_id = fields.Str(required=True)
     title = fields.Str(required=True)
     price = Money(required=True)
+    currency = fields.Str(required=True)
     category = fields.Str(allow_none=True)
     score = fields.Float(required=True)
     reason = fields.Str(required=True, metadata={"description": "Why this item, in a few true words"})

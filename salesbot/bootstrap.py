@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import openai
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbot.catalog import events
 from salesbot.config import Settings
+from salesbot.conversation.faqs import Library
+from salesbot.conversation.llm import LLMBrain
+from salesbot.conversation.turns import Conversations
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
 from salesbot.recommender.serving import Recommender
 
@@ -21,6 +25,7 @@ class Salesbot:
     engine: Engine
     session_factory: sessionmaker[Session]
     recommender: Recommender
+    conversations: Conversations
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -37,5 +42,31 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    recommender = Recommender(lambda: UnitOfWork(session_factory), check_every=settings.model_check_seconds)
-    return Salesbot(settings=settings, engine=engine, session_factory=session_factory, recommender=recommender)
+    uow = lambda: UnitOfWork(session_factory)  # noqa: E731
+    recommender = Recommender(uow, check_every=settings.model_check_seconds)
+    conversations = Conversations(
+        settings=settings,
+        uow=uow,
+        recommender=recommender,
+        library=Library(uow, check_every=settings.model_check_seconds),
+        llm=_llm(settings),
+    )
+    return Salesbot(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        recommender=recommender,
+        conversations=conversations,
+    )
+
+
+def _llm(settings: Settings) -> LLMBrain | None:
+    if not settings.uses_llm:
+        return None
+    client = openai.OpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+    return LLMBrain(client, model=settings.llm_model)

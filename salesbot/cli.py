@@ -138,7 +138,7 @@ def import_command(
     rejects: Path | None,
     chunk_rows: int,
 ) -> None:
-    """Import items, customers or events from a CSV, JSON Lines or Parquet FILE.
+    """Import items, customers, events or FAQs (question, answer[, tags]) from a CSV, JSON Lines or Parquet FILE.
 
     Safe to run again: rows already imported are updated or skipped, never doubled. Bad rows are
     written, with their row number and reason, to a rejects file.
@@ -212,6 +212,11 @@ def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions
 @click.option("--half-life-days", type=click.FloatRange(1), help="Let older events count less (time decay).")
 @click.option("--cutoff", type=click.DateTime(), help="Evaluate on events after this date (default: the last 20%).")
 @click.option("--all-items", is_flag=True, help="Evaluate on every later item, not only items new to the customer.")
+@click.option(
+    "--skip-evaluation",
+    is_flag=True,
+    help="Train only the model to serve, without the hold-out model that measures it (about half the time).",
+)
 @click.option("--activate", "activation", flag_value="always", help="Serve the new version right away.")
 @click.option(
     "--activate-if-better",
@@ -220,16 +225,35 @@ def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions
     help="Serve it only if its NDCG@10 beats the active one.",
 )
 @click.pass_context
-def train(ctx: click.Context, epochs, components, loss, learning_rate, half_life_days, cutoff, all_items, activation):
+def train(
+    ctx: click.Context,
+    epochs,
+    components,
+    loss,
+    learning_rate,
+    half_life_days,
+    cutoff,
+    all_items,
+    skip_evaluation,
+    activation,
+):
     """Train a recommendation model on the store's events, evaluate it against popularity, and keep it."""
+    if skip_evaluation and activation == "if-better":
+        raise click.UsageError("--activate-if-better compares NDCG@10, which --skip-evaluation does not measure")
     app = services(ctx)
     params = pipeline.Params(loss=loss, components=components, learning_rate=learning_rate, epochs=epochs)
     when = cutoff.replace(tzinfo=UTC) if cutoff else None
-    plan = pipeline.Plan(params=params, half_life_days=half_life_days, cutoff=when, new_items_only=not all_items)
+    plan = pipeline.Plan(
+        params=params,
+        half_life_days=half_life_days,
+        cutoff=when,
+        new_items_only=not all_items,
+        evaluate=not skip_evaluation,
+    )
     bars: dict[str, tqdm] = {}
 
     def progress(phase: str, done: int, total: int) -> None:
-        unit = " epochs" if phase.endswith("model") else " customers"
+        unit = {"final model": " epochs", "evaluation model": " epochs", "shortlists": " customers"}.get(phase, "")
         bar = bars.setdefault(phase, tqdm(total=total, desc=phase, unit=unit, unit_scale=True, file=sys.stderr))
         bar.update(done - bar.n)
 

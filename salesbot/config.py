@@ -70,6 +70,38 @@ class Settings:
         default=5.0,
         metadata={"help": "How often each process checks which model version is active (hot reload)"},
     )
+    brain: str | None = field(
+        default=None,
+        metadata={"help": "`rules` or `llm`; by default the LLM when a base URL or key is set, else rules"},
+    )
+    llm_base_url: str | None = field(
+        default=None,
+        metadata={"help": "OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure); OpenAI itself when unset"},
+    )
+    llm_api_key: str | None = field(default=None, metadata={"help": "Key for the LLM server (never logged)"})
+    llm_model: str = field(default="gpt-4o-mini", metadata={"help": "Chat model name on the LLM server"})
+    llm_timeout_seconds: float = field(
+        default=10.0, metadata={"help": "Longest wait for one LLM answer; then the rules brain answers that turn"}
+    )
+    llm_max_retries: int = field(
+        default=2, metadata={"help": "Retries of a failed LLM call (429 and 5xx, honouring Retry-After)"}
+    )
+    llm_token_budget: int = field(
+        default=30_000,
+        metadata={"help": "LLM tokens one conversation may use; past it, the rules brain answers"},
+    )
+    message_max_chars: int = field(default=2000, metadata={"help": "Longest visitor message accepted"})
+    conversation_rate_limit: str = field(default="20/minute", metadata={"help": "Messages allowed per conversation"})
+    faq_min_match: float = field(
+        default=0.5,
+        metadata={
+            "help": "Share of a message's words an FAQ must contain to answer it; else the bot says it does not know"
+        },
+    )
+    default_currency: str = field(default="EUR", metadata={"help": "Currency of budgets stated without one"})
+    default_region: str = field(
+        default="DE", metadata={"help": "Country (ISO 3166) of phone numbers written without a country code"}
+    )
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 
@@ -96,8 +128,18 @@ class Settings:
             raise InvalidInput.for_field(
                 "SALESBOT_EVENT_WEIGHTS", "needs at least one type; types are lower-case words like add_to_cart"
             )
+        if self.brain not in {None, "rules", "llm"}:
+            raise InvalidInput.for_field("SALESBOT_BRAIN", "must be `rules` or `llm`")
+        if self.message_max_chars < 1:
+            raise InvalidInput.for_field("SALESBOT_MESSAGE_MAX_CHARS", "must be at least 1")
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
+
+    @property
+    def uses_llm(self) -> bool:
+        if self.brain is not None:
+            return self.brain == "llm"
+        return bool(self.llm_base_url or self.llm_api_key)
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:

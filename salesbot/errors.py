@@ -5,6 +5,7 @@ SalesbotError
 ├── NotFound              the thing asked for does not exist
 ├── Unauthenticated       no key, an unknown key or a revoked key
 ├── PermissionDenied      a valid key whose role may not do this
+├── Conflict              the thing is in a state that does not allow this (a closed conversation)
 └── Unavailable           a dependency (database, schema) is not ready
 """
 
@@ -43,6 +44,10 @@ class Unauthenticated(SalesbotError):
 
 class PermissionDenied(SalesbotError):
     title = "Permission denied"
+
+
+class Conflict(SalesbotError):
+    title = "Conflict"
 
 
 class Unavailable(SalesbotError):

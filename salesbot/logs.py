@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from typing import TextIO
@@ -21,10 +22,32 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+EMAIL = re.compile(r"([\w.+'-])[\w.+'-]*@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?:\+|\b00|\b0)\d[\d ()./-]{5,}\d")  # international, or national with a trunk 0
+
+
+def mask(text: str) -> str:
+    """E-mail addresses and phone numbers made unreadable: m***@*** and +***67."""
+    text = EMAIL.sub(lambda found: f"{found.group(1)}***@***", text)
+    return PHONE.sub(lambda found: "+***" + re.sub(r"\D", "", found.group())[-2:], text)
+
+
+class MaskingFilter(logging.Filter):
+    """Visitors type e-mails and phone numbers into chats: no log line ever carries them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
 def configure_logging(*, level: str, fmt: str, stream: TextIO | None = None) -> None:
     """Send salesbot's logs to `stream` (stderr) in the chosen format; safe to call more than once."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(MaskingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level", "asctime": "time"}))
     else:

@@ -22,17 +22,19 @@ from sqlalchemy import Connection
 from models.base import utcnow
 from salesbot.catalog import customers, events, items
 from salesbot.catalog.frames import Rejection, Report
+from salesbot.conversation import faqs
 
 __all__ = ["Mapping", "RejectFile", "Report", "import_file"]
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
-KINDS = ("items", "customers", "events")
+KINDS = ("items", "customers", "events", "faqs")
 COLUMNS = {
     "items": ["item_id", "title", "description", "category", "brand", "price", "currency", "in_stock", "attributes"],
     "customers": ["customer_id", "segment", "country", "email", "attributes"],
     "events": events.FIELDS,
+    "faqs": ["question", "answer", "tags"],
 }
 CHUNK_ROWS = 50_000
 
@@ -170,6 +172,8 @@ def steps(kind: str, policy: events.Policy) -> Steps:
         return Steps(lambda frame, _raw: items.rows.prepare(frame), items.rows.write)
     if kind == "customers":
         return Steps(lambda frame, _raw: customers.rows.prepare(frame), customers.rows.write)
+    if kind == "faqs":
+        return Steps(lambda frame, _raw: faqs.rows.prepare(frame), faqs.rows.write)
     content_ids = events.ContentIds()  # raw chunks give events without ids their content-derived ones
     return Steps(
         lambda frame, raw: events.clean(

@@ -106,17 +106,20 @@ def shortlists(embeddings: Embeddings, size: int, *, on_block: Callable[[int], N
 def evaluate_scores(
     blocks: Iterator[tuple[np.ndarray, np.ndarray]], train: Interactions, test: Holdout, *, k: int, exclude_seen: bool
 ) -> dict[str, float]:
+    """Metrics at k and AUC, a block of customers at a time (no more than one block of scores in memory)."""
     seen = train.weights.tocsr()
-    recommended, scored = [], []
+    recommended: list[list[int]] = []
+    aucs: list[float | None] = []
     for rows, scores in blocks:
-        if exclude_seen:
-            for position, row in enumerate(rows):
-                scores[position, seen[row].indices] = -np.inf
+        excluded = [seen[row].indices if exclude_seen else () for row in rows]
+        for position, items in enumerate(excluded):
+            scores[position, items] = -np.inf
         recommended += top_k(scores, k).tolist()
-        scored += list(scores)
+        wanted = test.relevant[len(aucs) : len(aucs) + len(rows)]
+        aucs += metrics.auc_per_user(list(scores), wanted, excluded)
     figures = metrics.evaluate(recommended, test.relevant, k=k, catalog_size=len(train.item_ids))
-    excluded = [set(seen[row].indices.tolist()) if exclude_seen else set() for row in test.rows]
-    figures["auc"] = metrics.auc(scored, test.relevant, excluded)
+    counted = [value for value in aucs if value is not None]
+    figures["auc"] = float(np.mean(counted)) if counted else 0.0
     return figures
 
 

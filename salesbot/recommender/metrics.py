@@ -4,7 +4,6 @@ Users with nothing relevant (for AUC: no positive or no negative item) are skipp
 from collections.abc import Callable, Collection, Hashable, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 UserScore = Callable[[list[int], int, int], float]
 """Scores one user from the 1-based ranks of hits in the top k, the size of the relevant set, and k."""
@@ -41,13 +40,21 @@ def auc(
 
     Negatives are all item indexes that are neither positive nor excluded (e.g. items seen in training).
     """
+    counted = [value for value in auc_per_user(scores, positives, excluded) if value is not None]
+    return float(np.mean(counted)) if counted else 0.0
+
+
+def auc_per_user(
+    scores: Sequence[np.ndarray],
+    positives: Sequence[Collection[int]],
+    excluded: Sequence[Collection[int]] | None = None,
+) -> list[float | None]:
+    """Each user's AUC, None where they have no positive or no negative item."""
     _check_same_length("scores", scores, "positives", positives)
     if excluded is None:
         excluded = [()] * len(scores)
     _check_same_length("scores", scores, "excluded", excluded)
-    per_user = [_auc_one(np.asarray(s), set(p), set(e)) for s, p, e in zip(scores, positives, excluded, strict=True)]
-    counted = [value for value in per_user if value is not None]
-    return float(np.mean(counted)) if counted else 0.0
+    return [_auc_one(np.asarray(s), p, e) for s, p, e in zip(scores, positives, excluded, strict=True)]
 
 
 def catalog_coverage(recommended: Sequence[Sequence[Hashable]], catalog_size: int, k: int) -> float:
@@ -104,16 +111,18 @@ def _average_precision(hits: list[int], n_relevant: int, k: int) -> float:
     return sum(i / rank for i, rank in enumerate(hits, start=1)) / min(k, n_relevant)
 
 
-def _auc_one(scores: np.ndarray, positives: set[int], excluded: set[int]) -> float | None:
-    negatives = set(range(len(scores))) - positives - excluded
-    if not positives or not negatives:
+def _auc_one(scores: np.ndarray, positives: Collection[int], excluded: Collection[int]) -> float | None:
+    negative = np.ones(len(scores), dtype=bool)
+    negative[list(excluded)] = False
+    positive = np.array(sorted(set(positives)), dtype=np.int64)
+    negative[positive] = False
+    if not len(positive) or not negative.any():
         return None
-    pos, neg = sorted(positives), sorted(negatives)
-    # Mann-Whitney U from average ranks: O(n log n), and tied scores get half credit for free.
-    ranks = rankdata(np.concatenate([scores[pos], scores[neg]]))
-    n_pos, n_neg = len(pos), len(neg)
-    u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
+    # Mann-Whitney U: for each positive, the negatives below it, plus half of those tied with it.
+    below = np.sort(scores[negative])
+    wins = np.searchsorted(below, scores[positive], side="left")
+    ties = np.searchsorted(below, scores[positive], side="right") - wins
+    return float((wins + ties / 2).sum() / (len(positive) * len(below)))
 
 
 def _check_k(k: int) -> None:

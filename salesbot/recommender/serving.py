@@ -49,6 +49,7 @@ class Suggestion:
     item_id: str
     title: str
     price: float
+    currency: str
     category: str | None
     score: float
     reason: str
@@ -90,19 +91,23 @@ class Shelf:
     titles: np.ndarray
     categories: np.ndarray
     prices: np.ndarray
+    currencies: np.ndarray
     in_stock: np.ndarray
     masks: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)  # per filter set, built once
 
     @classmethod
     def read(cls, uow: UnitOfWork, item_ids: np.ndarray) -> Shelf:
         with uow:
-            rows = uow.session.execute(select(Item.item_id, Item.title, Item.category, Item.price, Item.in_stock)).all()
-        frame = pd.DataFrame(rows, columns=["item_id", "title", "category", "price", "in_stock"]).set_index("item_id")
+            query = select(Item.item_id, Item.title, Item.category, Item.price, Item.currency, Item.in_stock)
+            rows = uow.session.execute(query).all()
+        columns = ["item_id", "title", "category", "price", "currency", "in_stock"]
+        frame = pd.DataFrame(rows, columns=columns).set_index("item_id")
         frame = frame.reindex(pd.Index(item_ids))
         return cls(
             titles=frame.title.fillna("").to_numpy(dtype=object),
             categories=frame.category.to_numpy(dtype=object),
             prices=pd.to_numeric(frame.price, errors="coerce").astype("float64").to_numpy(),
+            currencies=frame.currency.fillna("").to_numpy(dtype=object),
             in_stock=frame.in_stock.fillna(False).astype(bool).to_numpy(),  # gone from the catalog: never shown
         )
 
@@ -393,6 +398,7 @@ class Recommender:
                 item_id=str(model.items[p]),
                 title=shelf.titles[p],
                 price=float(shelf.prices[p]),
+                currency=shelf.currencies[p],
                 category=shelf.categories[p],
                 score=round(float(score), 4),
                 reason=reason,
@@ -406,9 +412,9 @@ class Recommender:
     def _popular_without_model(self, *, n: int, filters: Filters) -> Recommendations:
         counts = func.count(Event.id).label("events")
         query = (
-            select(Item.item_id, Item.title, Item.price, Item.category, counts)
+            select(Item.item_id, Item.title, Item.price, Item.currency, Item.category, counts)
             .join(Event, Event.item_id == Item.item_id, isouter=True)
-            .group_by(Item.item_id, Item.title, Item.price, Item.category)
+            .group_by(Item.item_id, Item.title, Item.price, Item.currency, Item.category)
             .order_by(counts.desc(), Item.item_id)
             .limit(n)
         )
@@ -417,7 +423,13 @@ class Recommender:
             rows = uow.session.execute(query).all()
         items = [
             Suggestion(
-                r.item_id, r.title, float(r.price), r.category, float(r.events), self._popular_reason(r.category)
+                r.item_id,
+                r.title,
+                float(r.price),
+                r.currency,
+                r.category,
+                float(r.events),
+                self._popular_reason(r.category),
             )
             for r in rows
         ]

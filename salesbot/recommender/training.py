@@ -53,15 +53,7 @@ def fit(
     # Canonical order (sorted, no duplicates): LightFM wants weights listed exactly like the interactions.
     weights = interactions.weights.tocsr().astype(np.float32).tocoo()
     seen = sparse.coo_matrix((np.ones_like(weights.data), (weights.row, weights.col)), shape=weights.shape)
-    model = LightFM(
-        no_components=params.components,
-        loss=params.loss,
-        learning_rate=params.learning_rate,
-        item_alpha=params.item_alpha,
-        user_alpha=params.user_alpha,
-        max_sampled=params.max_sampled,
-        random_state=np.random.RandomState(params.seed),
-    )
+    model = untrained(params)
     customer_features = interactions.customer_features.matrix
     item_features = interactions.item_features.matrix
     for epoch in range(params.epochs):
@@ -77,6 +69,18 @@ def fit(
         if stop is not None and stop(epoch + 1, lambda: _embeddings(model, customer_features, item_features)):
             break
     return _embeddings(model, customer_features, item_features)
+
+
+def untrained(params: Params) -> LightFM:
+    return LightFM(
+        no_components=params.components,
+        loss=params.loss,
+        learning_rate=params.learning_rate,
+        item_alpha=params.item_alpha,
+        user_alpha=params.user_alpha,
+        max_sampled=params.max_sampled,
+        random_state=np.random.RandomState(params.seed),
+    )
 
 
 def _embeddings(model: LightFM, customer_features: sparse.csr_matrix, item_features: sparse.csr_matrix) -> Embeddings:

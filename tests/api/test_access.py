@@ -10,6 +10,10 @@ ITEM = {"title": "Tablet", "price": "199.00", "currency": "EUR"}
 CUSTOMER = {"segment": "b2b", "country": "DE"}
 EVENT = {"visitor_id": "v-1", "item_id": "sku-1", "type": "view"}
 EVERYONE = frozenset(Role)
+FAQ = {"question": "Do you ship abroad?", "answer": "Yes, to the EU."}
+SCHEMA = {"fields": [{"name": "need", "type": "need", "question": "What do you need?", "required": True}]}
+CHAT = {Role.SITE, Role.SERVER, Role.ADMIN}
+MARKETING = {Role.MARKETER, Role.ADMIN}
 
 # (method, path, body, roles that may) for every /v1 route; admins may everything.
 ROUTES = [
@@ -32,6 +36,18 @@ ROUTES = [
     ("POST", "/v1/models", {"epochs": 1}, {Role.ADMIN}),
     ("GET", "/v1/models/mv_unknown", None, {Role.ADMIN}),
     ("POST", "/v1/models/mv_unknown/activate", None, {Role.ADMIN}),
+    ("POST", "/v1/conversations", {"visitor_id": "v-1"}, CHAT),
+    ("GET", "/v1/conversations/cv_unknown", None, CHAT | {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/messages", {"text": "hi"}, CHAT),
+    ("POST", "/v1/conversations/cv_unknown/csat", {"score": 5}, CHAT),
+    ("POST", "/v1/conversations/cv_unknown/close", None, CHAT | {Role.REP}),
+    ("GET", "/v1/qualification-schema", None, MARKETING | {Role.REP}),
+    ("PUT", "/v1/qualification-schema", SCHEMA, MARKETING),
+    ("GET", "/v1/faqs", None, MARKETING),
+    ("POST", "/v1/faqs", FAQ, MARKETING),
+    ("GET", "/v1/faqs/faq_unknown", None, MARKETING),
+    ("PUT", "/v1/faqs/faq_unknown", FAQ, MARKETING),
+    ("DELETE", "/v1/faqs/faq_unknown", None, MARKETING),
 ]
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 
@@ -75,7 +91,7 @@ def test_each_role_gets_exactly_its_routes(client, as_role, method, path, body, 
         call(client, "PUT", "/v1/customers/c-1", CUSTOMER, as_role(Role.ADMIN))
     response = call(client, method, path, body, as_role(role))
     if role in roles:
-        assert response.status_code in ({404} if "mv_unknown" in path else {200, 202, 204}), response.json
+        assert response.status_code in ({404} if "_unknown" in path else {200, 201, 202, 204}), response.json
     else:
         assert response.status_code == 403
         assert role.value in response.json["detail"]

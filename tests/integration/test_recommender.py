@@ -10,6 +10,7 @@ from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
 from salesbot.recommender import pipeline, versions
+from salesbot.recommender.serving import Filters
 
 SMALL = pipeline.Plan(params=pipeline.Params(components=16, epochs=40, learning_rate=0.05))
 
@@ -250,3 +251,20 @@ def test_tuning_keeps_the_default_in_the_running_and_stops_early(shop):
     assert [t.ndcg for t in results] == sorted((t.ndcg for t in results), reverse=True)
     assert pipeline.Params(epochs=20).loss in {t.params.loss for t in results}
     assert all(t.epochs % tuning.CHECK_EVERY == 0 and t.epochs <= 20 for t in results)
+
+
+def test_train_can_skip_the_hold_out_and_still_serve(shop, database_url):
+    from click.testing import CliRunner
+
+    from salesbot.cli import main
+
+    runner = CliRunner(env={"SALESBOT_DATABASE_URL": database_url})
+    refused = runner.invoke(main, ["train", "--skip-evaluation", "--activate-if-better"])
+    assert refused.exit_code == 2
+    assert "does not measure" in refused.output
+    done = runner.invoke(main, ["train", "--epochs", "5", "--components", "8", "--skip-evaluation", "--activate"])
+    assert done.exit_code == 0, done.output
+    assert "trained without a hold-out" in done.output
+    active = versions.get(uow=shop.uow(), version_id=versions.active_id(uow=shop.uow()))
+    assert "model" not in active.metrics
+    assert shop.recommender.for_customer("a-1", n=3, filters=Filters()).strategy == "personal"

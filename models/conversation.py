@@ -1,0 +1,106 @@
+"""Conversations with visitors, the leads they become, and the store's FAQ knowledge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, JSONDocument, UTCDateTime, utcnow
+from models.catalog import EXTERNAL_ID
+
+SERIAL = BigInteger().with_variant(Integer, "sqlite")
+
+
+class QualificationSchema(Base):
+    """What the bot asks and how a lead is scored; every change is a new version, never an edit."""
+
+    __tablename__ = "qualification_schemas"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(32))  # API key id
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_updated_at", "status", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(EXTERNAL_ID, index=True)
+    visitor_id: Mapped[str | None] = mapped_column(EXTERNAL_ID)
+    channel: Mapped[str] = mapped_column(String(32))
+    page: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)  # e.g. {"item_ids": [...]}
+    schema_version: Mapped[int] = mapped_column(ForeignKey("qualification_schemas.version"))
+    status: Mapped[str] = mapped_column(String(16))  # open, awaiting_human, closed
+    handoff_reason: Mapped[str | None] = mapped_column(String(200))
+    asked: Mapped[str | None] = mapped_column(String(64))  # the field the bot asked for last
+    misunderstood: Mapped[int] = mapped_column(SmallInteger, default=0)  # turns in a row
+    tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    csat: Mapped[int | None] = mapped_column(SmallInteger)
+    csat_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Message(Base):
+    """One line of the transcript; the bot's lines carry how the turn was decided and what it cost."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(8))  # visitor, bot
+    text: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    brain: Mapped[str | None] = mapped_column(String(16))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_status_updated_at", "status", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[str | None] = mapped_column(EXTERNAL_ID)
+    status: Mapped[str] = mapped_column(String(16))  # new, qualifying, qualified, disqualified, nurture, handed_off
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadChange(Base):
+    """A lead's status history: CRM delivery hangs off these rows, written in the same transaction."""
+
+    __tablename__ = "lead_changes"
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Faq(Base):
+    __tablename__ = "faqs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,302 @@
+"""Typed extractors: what a visitor's words say about budget, timeline, contact details, role and company.
+
+Each returns the value normalised as a lead stores it, or None. `asked` is the field the bot just asked for:
+a bare answer ("50k", "Acme", "next quarter") counts for that field, while volunteered facts need a cue
+("my budget is", "I'm Maria from Acme", "by March") so that "40 tablets" is not read as a budget.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import phonenumbers
+from dateutil import parser as dates
+from email_validator import EmailNotValidError, validate_email
+
+CURRENCIES = {
+    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "us$": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+    "chf": "CHF", "inr": "INR", "₹": "INR", "rupees": "INR", "sek": "SEK", "pln": "PLN", "jpy": "JPY", "¥": "JPY",
+    "cad": "CAD", "aud": "AUD",
+}  # fmt: skip
+SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mio": 1e6, "million": 1e6, "mn": 1e6, "bn": 1e9, "billion": 1e9}
+PERIODS = {
+    "year": "year", "yr": "year", "annually": "year", "annual": "year", "yearly": "year", "pa": "year",
+    "month": "month", "mo": "month", "monthly": "month", "week": "week", "weekly": "week",
+}  # fmt: skip
+DASH = r"(?:-|\u2013|to|and)"  # 5-10k, 5\u201310k, 5 to 10k, between 5 and 10k
+_CURRENCY = (
+    r"(?P<{name}>us\$|[$\u20ac\u00a3\u20b9\u00a5]|usd|eur(?:os?)?|gbp|pounds?|dollars?|bucks|chf|inr|rupees|"
+    r"sek|pln|jpy|cad|aud)"
+)
+_NUMBER = (
+    r"(?P<{name}>\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)"
+    r"\s*(?P<{scale}>k|thousand|mio|mn|m|million|bn|billion)?\b"
+)
+_PERIOD = (
+    r"(?:\s*(?:/|per|a|an|each|for (?:one|a|an|1))\s*(?P<period>year|yr|month|mo|week)\b"
+    r"|\s+(?P<adverb>annually|yearly|monthly|weekly|pa)\b)?"
+)
+AMOUNT = re.compile(
+    _CURRENCY.format(name="pre") + r"?\s*" + _NUMBER.format(name="low", scale="low_scale")
+    + r"(?:\s*" + DASH + r"\s*" + _CURRENCY.format(name="mid") + r"?\s*"
+    + _NUMBER.format(name="high", scale="high_scale") + r")?\s*" + _CURRENCY.format(name="post") + r"?" + _PERIOD,
+    re.IGNORECASE,
+)  # fmt: skip
+BUDGET_CUE = re.compile(r"\b(budget|spend|afford|up to|max(imum)?|around|about|between|allocated|plan with)\b", re.I)
+
+MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
+    name.lower(): n for n, name in enumerate(calendar.month_abbr) if name
+}
+HORIZON = re.compile(
+    r"\b(?:in|within|next|over the next)\s+(?P<count>\d+|a|an|one|two|three|four|six|few)"
+    r"\s+(?P<unit>day|week|month|year)s?\b",
+    re.I,
+)
+WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "few": 3}
+SOON = re.compile(r"\b(asap|as soon as possible|urgent(ly)?|immediately|right away|right now|yesterday)\b", re.I)
+NOT_SOON = re.compile(r"\b(no rush|no hurry|just (browsing|looking)|some ?day|not sure when|no timeline)\b", re.I)
+BY_MONTH = re.compile(r"\b(?:by|before|until|in|end of|for)\s+(?:the\s+end\s+of\s+)?(?P<month>[a-z]{3,9})\b", re.I)
+QUARTER = re.compile(r"\b(?:(?P<which>this|next)\s+quarter|q(?P<number>[1-4]))\b", re.I)
+RELATIVE = re.compile(r"\b(?P<which>this|next|end of (?:the|this)?)\s*(?P<unit>week|month|year)\b", re.I)
+
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+SIZE = re.compile(
+    r"(?P<low>\d[\d,.]*)\s*(?:k\b)?(?:\s*(?:-|\u2013|to)\s*(?P<high>\d[\d,.]*))?\+?\s*"
+    r"(?:employees|people|staff|persons|heads|(?:person|people|member)\s+team|fte)\b"
+    r"|\bteam of\s+(?P<team>\d[\d,]*)",
+    re.I,
+)
+DECIDERS = re.compile(
+    r"\b(ceo|cto|cfo|coo|cio|cmo|founder|co-?founder|owner|president|director|vp|vice president|head of|partner|"
+    r"managing director|i decide|i sign|my call|i make the decision|decision maker|i approve)\b",
+    re.I,
+)
+NOT_DECIDERS = re.compile(
+    r"\b(not the decision|need to ask|check with my|my (boss|manager) decides|intern|student|assistant|"
+    r"not my call|someone else decides)\b",
+    re.I,
+)
+TITLES = (
+    r"ceo|cto|cfo|coo|cio|cmo|founder|co-?founder|owner|president|director|vp|manager|engineer|developer|buyer|"
+    r"consultant|analyst|scientist|designer|lead|head of [a-z ]+?|officer|administrator|admin|specialist|"
+    r"assistant|intern|student|partner|architect|marketer|accountant"
+)
+ROLE = re.compile(
+    r"\b(?:i(?:'m| am)(?: the| a| an)?|as (?:the|a|an)|i work as(?: a| an| the)?|"
+    r"my (?:role|title|job) is(?: a| an| the)?|working as(?: a| an)?)"
+    r"\s+(?P<role>(?:[a-z-]+\s+){0,3}?(?:" + TITLES + r"))\b",
+    re.I,
+)
+NAME = re.compile(
+    r"\b(?i:my name is|name's|i am|i'm|this is|call me|it's)\s+(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+){0,2})",
+)
+COMPANY = re.compile(
+    r"\b(?:from|at|for|with|company is|company's|we are|we're|work(?:ing)? (?:at|for)|represent)\s+"
+    r"(?P<company>[A-Z][\w&.'-]*(?:\s+(?:[A-Z][\w&.'-]*|&|and|of))*(?:\s+(?:GmbH|Inc\.?|Ltd\.?|LLC|AG|SA|BV|Corp\.?))?)"
+)
+NOT_NAMES = {"Looking", "Interested", "Not", "Just", "Here", "Fine", "Good", "Ok", "Okay", "Sorry", "Trying", "Going"}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A field value found in one message, with the words it came from."""
+
+    field: str
+    value: Any
+    text: str
+
+
+def budget(text: str, *, asked: bool = False, currency: str = "EUR") -> dict | None:
+    """`{amount, currency, period[, min, max]}`: the amount is the most they would spend."""
+    if not asked and not BUDGET_CUE.search(text) and not _has_currency(text):
+        return None
+    for match in AMOUNT.finditer(text):
+        found = _budget_of(match, currency=currency, needs_currency=not asked and not BUDGET_CUE.search(text))
+        if found is not None:
+            return found
+    return None
+
+
+def _has_currency(text: str) -> bool:
+    return any(match.group("pre") or match.group("post") or match.group("mid") for match in AMOUNT.finditer(text))
+
+
+def _budget_of(match: re.Match, *, currency: str, needs_currency: bool) -> dict | None:
+    symbol = match.group("pre") or match.group("mid") or match.group("post")
+    if needs_currency and not symbol:
+        return None
+    low = _number(match.group("low"), match.group("low_scale") or match.group("high_scale"))
+    high = _number(match.group("high"), match.group("high_scale")) if match.group("high") else None
+    if low is None or low <= 0 or (high is not None and high < low):
+        return None
+    period = PERIODS.get((match.group("period") or match.group("adverb") or "").lower())
+    found = {"amount": high or low, "currency": CURRENCIES.get((symbol or "").lower(), currency), "period": period}
+    if high is not None:
+        found |= {"min": low, "max": high}
+    return found
+
+
+def _number(digits: str | None, scale: str | None) -> float | None:
+    if not digits:
+        return None
+    digits = digits.replace("'", "").replace(" ", "")
+    if re.fullmatch(r"\d{1,3}([,.]\d{3})+", digits):  # 150,000 or 250.000: thousands separators
+        value = float(re.sub(r"[,.]", "", digits))
+    else:
+        value = float(digits.replace(",", "") if digits.count(",") and digits.count(".") else digits.replace(",", "."))
+    return value * SCALES.get((scale or "").lower(), 1.0)
+
+
+def timeline(text: str, *, today: date, asked: bool = False) -> dict | None:
+    """`{due_date, days}` from a date or a horizon ("asap", "next quarter", "by March", "in 3 weeks")."""
+    due = _due(text, today=today, asked=asked)
+    if due is None:
+        return None
+    due = max(due, today)
+    return {"due_date": due.isoformat(), "days": (due - today).days}
+
+
+def _due(text: str, *, today: date, asked: bool) -> date | None:
+    if SOON.search(text):
+        return today + timedelta(days=7)
+    if NOT_SOON.search(text):
+        return today + timedelta(days=365)
+    if match := HORIZON.search(text):
+        count = WORDS.get(match.group("count").lower()) or int(match.group("count"))
+        return _later(today, count, match.group("unit").lower())
+    if match := QUARTER.search(text):
+        return _quarter_end(today, match)
+    if match := RELATIVE.search(text):
+        return _period_end(today, match.group("which").lower(), match.group("unit").lower())
+    for match in BY_MONTH.finditer(text):
+        if (month := MONTHS.get(match.group("month").lower())) is not None:
+            return _month_end(today, month, text)
+    return _explicit_date(text, today=today) if asked or re.search(r"\b(by|before|until|on)\b", text, re.I) else None
+
+
+def _later(today: date, count: int, unit: str) -> date:
+    days = {"day": 1, "week": 7, "month": 30, "year": 365}[unit]
+    return today + timedelta(days=count * days)
+
+
+def _quarter_end(today: date, match: re.Match) -> date:
+    current = (today.month - 1) // 3 + 1
+    if match.group("number"):
+        quarter, year = int(match.group("number")), today.year
+        if quarter < current:
+            year += 1
+    else:
+        quarter, year = current + (match.group("which").lower() == "next"), today.year
+        if quarter > 4:
+            quarter, year = 1, year + 1
+    return _last_day(year, quarter * 3)
+
+
+def _period_end(today: date, which: str, unit: str) -> date:
+    ahead = which == "next"
+    if unit == "week":
+        return today + timedelta(days=6 - today.weekday() + 7 * ahead)
+    if unit == "month":
+        month = today.month + ahead
+        return _last_day(today.year + (month > 12), (month - 1) % 12 + 1)
+    return date(today.year + ahead, 12, 31)
+
+
+def _month_end(today: date, month: int, text: str) -> date:
+    year = int(found.group()) if (found := re.search(r"\b20\d\d\b", text)) else today.year + (month < today.month)
+    return _last_day(year, month)
+
+
+def _last_day(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _explicit_date(text: str, *, today: date) -> date | None:
+    try:
+        parsed = dates.parse(text, fuzzy=True, default=date(today.year, today.month, 1).replace(day=1), dayfirst=True)
+    except (ValueError, OverflowError):
+        return None
+    if not re.search(r"\d", text):
+        return None
+    found = parsed.date() if hasattr(parsed, "date") else parsed
+    return found if found >= today else None
+
+
+def email(text: str) -> str | None:
+    for candidate in EMAIL.findall(text):
+        try:
+            return validate_email(candidate.strip(".'"), check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            continue
+    return None
+
+
+def phone(text: str, *, region: str = "DE") -> str | None:
+    """E.164 (+4930123456), for numbers written with a country code or in the store's own region."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        if phonenumbers.is_valid_number(match.number):
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def authority(text: str, *, asked: bool = False) -> dict | None:
+    """`{role, decision_maker}`: decision_maker is True, False or None (not said)."""
+    role = ROLE.search(text)
+    title = role.group("role").strip().lower() if role else None
+    if title is None and asked and len(text.split()) <= 6 and not NOT_DECIDERS.search(text):
+        title = text.strip(" .!").lower()
+    decider: bool | None = None
+    if NOT_DECIDERS.search(text):
+        decider = False
+    elif DECIDERS.search(text):
+        decider = True
+    if title is None and decider is None:
+        return None
+    return {"role": title, "decision_maker": decider}
+
+
+def company_size(text: str, *, asked: bool = False) -> dict | None:
+    """`{min, max}` people (equal for a single number)."""
+    match = SIZE.search(text)
+    if match is None and asked and (bare := re.fullmatch(r"\s*(?:about|around|~)?\s*(\d[\d,]*)\+?\s*\.?\s*", text)):
+        low = high = _number(bare.group(1), None)
+    elif match is None:
+        return None
+    elif match.group("team"):
+        low = high = _number(match.group("team"), None)
+    else:
+        low = _number(match.group("low"), None)
+        high = _number(match.group("high"), None) if match.group("high") else low
+    if not low or not high or high < low:
+        return None
+    return {"min": int(low), "max": int(high)}
+
+
+def name(text: str, *, asked: bool = False) -> str | None:
+    match = NAME.search(text)
+    if match and match.group("name").split()[0] not in NOT_NAMES:
+        return _person(match.group("name"))
+    words = text.strip(" .!").split()
+    if asked and 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Za-zÀ-ÿ'-]+", word) for word in words):
+        return _person(" ".join(words))
+    return None
+
+
+def _person(found: str) -> str:
+    return " ".join(word[:1].upper() + word[1:] for word in found.split())
+
+
+def company(text: str, *, asked: bool = False) -> str | None:
+    match = COMPANY.search(text)
+    if match:
+        return match.group("company").strip(" .,")
+    words = text.strip(" .!").split()
+    if asked and 1 <= len(words) <= 5:
+        return re.sub(r"^(?:it's|it is|we are|we're|called)\s+", "", text.strip(" .!"), flags=re.I)
+    return None

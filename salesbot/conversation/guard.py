@@ -1,0 +1,254 @@
+"""Guards on both sides of the brain: the visitor's message going in, and the brain's decision coming out.
+
+The LLM is untrusted. Its decision is checked against what the server supplied: field values must have their
+type (and contact details must be ones the visitor actually typed), products and FAQs must be among those
+supplied, the offer must be the server's, and the reply may state no price, percentage, code, link, e-mail or
+phone number that is not in the supplied facts, promise no discount the server did not choose, and quote
+nothing of its instructions. A decision that fails is replaced by the rules brain's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from salesbot.conversation import extract
+from salesbot.conversation.brains import INTENTS, Context, Decision
+from salesbot.errors import InvalidInput
+
+CONTROL = {"Cc", "Cf", "Co", "Cs"}
+HUMAN = re.compile(
+    r"\b(human|real person|a person|someone real|live agent|an agent|(sales )?rep(resentative)?|operator|"
+    r"talk to (someone|somebody|a person|sales|staff)|speak (to|with) (someone|somebody|a person|sales|staff)|"
+    r"customer service|mensch|mitarbeiter|echte person|persona real|humano|agente|personne r[ée]elle|humain|"
+    r"conseiller|operatore|persona vera)\b",
+    re.I,
+)
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|prozent|por ciento|pour cent)", re.I)
+LINK = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|io|shop|store|de|co|uk|biz|info|xyz|ly)\b", re.I)
+CODE = re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9-]{4,}\b")
+DEAL = re.compile(
+    r"\b(discount|coupon|voucher|promo|rebate|% off|percent off|free of charge|for free|gratis|rabatt|descuento|"
+    r"remise|réduction|sconto|gutschein)\b",
+    re.I,
+)
+REPLY_LIMIT = 1200
+ECHO_WORDS = 8  # this many words in a row from the instructions is a leak
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    problems: tuple[str, ...]  # why parts were dropped; `safe` False means the reply itself was refused
+    safe: bool
+
+
+def clean_message(text: Any, *, longest: int) -> str:
+    """The visitor's message without control characters; 422 naming `text` when empty or too long."""
+    if not isinstance(text, str):
+        raise InvalidInput.for_field("text", "must be text")
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in CONTROL).strip()
+    if not text:
+        raise InvalidInput.for_field("text", "must not be empty")
+    if len(text) > longest:
+        raise InvalidInput.for_field("text", f"must be at most {longest} characters (got {len(text)})")
+    return text
+
+
+def wants_human(text: str) -> bool:
+    return HUMAN.search(text) is not None
+
+
+def check(decision: Decision, context: Context, *, instructions: str) -> Verdict:
+    """The decision with everything it may not do removed; `safe` False when its reply must be replaced."""
+    problems: list[str] = []
+    fields = _fields(decision.fields, context, problems)
+    items = _supplied(decision.item_ids, {p.item_id for p in context.products}, "product", problems)
+    faqs = _supplied(decision.faq_ids, {f.faq_id for f in context.faqs}, "FAQ", problems)
+    offer = decision.offer_id
+    if offer is not None and (context.offer is None or offer != context.offer.get("offer_id")):
+        problems.append(f"offer {offer!r} is not the one the server chose")
+        offer = None
+    asks = decision.asks if decision.asks and context.schema.field(decision.asks) else None
+    intent = decision.intent if decision.intent in INTENTS else "chat"
+    refused = _unsafe_reply(decision.reply, context, instructions)
+    problems += refused
+    checked = replace(
+        decision,
+        fields=fields,
+        item_ids=items,
+        faq_ids=faqs,
+        offer_id=offer,
+        asks=asks,
+        intent=intent,
+        quick_replies=tuple(str(reply)[:60] for reply in decision.quick_replies[:6]),
+    )
+    return Verdict(decision=checked, problems=tuple(problems), safe=not refused)
+
+
+def _supplied(ids: tuple[str, ...], allowed: set[str], what: str, problems: list[str]) -> tuple[str, ...]:
+    invented = [each for each in ids if each not in allowed]
+    if invented:
+        problems.append(f"{what} ids not supplied: {invented}")
+    return tuple(dict.fromkeys(each for each in ids if each in allowed))
+
+
+def _fields(given: dict[str, Any], context: Context, problems: list[str]) -> dict[str, Any]:
+    kept = {}
+    for name, value in given.items():
+        spec = context.schema.field(name)
+        checked = None if spec is None or value is None else normalise(spec.type, value, context)
+        if checked is None:
+            if value is not None:
+                problems.append(f"field {name!r}: {str(value)[:80]!r} is not a valid value")
+            continue
+        kept[name] = checked
+    return kept
+
+
+def normalise(kind: str, value: Any, context: Context) -> Any:
+    """A brain's value for a field of type `kind` as the lead stores it, or None when it is not one.
+
+    Text is parsed by the same extractors the rules brain uses; structured values are checked field by field.
+    """
+    if isinstance(value, str):
+        return _from_text(kind, value, context)
+    if not isinstance(value, dict):
+        return None
+    checker = STRUCTURED.get(kind)
+    try:
+        return checker(value, context) if checker else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _from_text(kind: str, text: str, context: Context) -> Any:
+    text = text.strip()[:500]
+    said = context.message
+    match kind:
+        case "money":
+            return extract.budget(text, asked=True, currency=context.currency)
+        case "timeline":
+            return extract.timeline(text, today=context.today, asked=True)
+        case "email":  # only an address the visitor typed: an LLM must not invent or fetch one
+            found = extract.email(text)
+            return found if found and found == extract.email(said) else None
+        case "phone":
+            found = extract.phone(text, region=context.region)
+            return found if found and found == extract.phone(said, region=context.region) else None
+        case "authority":
+            return extract.authority(text, asked=True)
+        case "company_size":
+            return extract.company_size(text, asked=True)
+        case "name" | "company":
+            return text[:100] if text and not re.search(r"[@<>{}\d]", text) else None
+        case "need":
+            from salesbot.conversation.rules import match_category
+
+            return {"text": text[:300], "category": match_category(text, context.categories)}
+        case _:
+            return text
+
+
+def _money(value: dict, context: Context) -> dict:
+    amount = float(value["amount"])
+    currency = str(value.get("currency") or context.currency).upper()
+    period = value.get("period")
+    if amount <= 0 or not re.fullmatch(r"[A-Z]{3}", currency) or period not in (None, "year", "month", "week"):
+        raise ValueError("not a budget")
+    found = {"amount": amount, "currency": currency, "period": period}
+    if value.get("min") is not None and value.get("max") is not None:
+        low, high = float(value["min"]), float(value["max"])
+        if not 0 < low <= high:
+            raise ValueError("not a range")
+        found |= {"amount": high, "min": low, "max": high}
+    return found
+
+
+def _timeline(value: dict, context: Context) -> dict:
+    due = date.fromisoformat(str(value["due_date"]))
+    if due < context.today:
+        raise ValueError("in the past")
+    return {"due_date": due.isoformat(), "days": (due - context.today).days}
+
+
+def _authority(value: dict, context: Context) -> dict:
+    role, decider = value.get("role"), value.get("decision_maker")
+    if (role is not None and (not isinstance(role, str) or len(role) > 100)) or decider not in (None, True, False):
+        raise ValueError("not a role")
+    return {"role": role.lower() if role else None, "decision_maker": decider}
+
+
+def _size(value: dict, context: Context) -> dict:
+    low, high = int(value["min"]), int(value.get("max", value["min"]))
+    if not 0 < low <= high:
+        raise ValueError("not a size")
+    return {"min": low, "max": high}
+
+
+def _need(value: dict, context: Context) -> dict:
+    text = str(value["text"])[:300]
+    category = value.get("category")
+    return {"text": text, "category": category if category in context.categories else None}
+
+
+STRUCTURED = {"money": _money, "timeline": _timeline, "authority": _authority, "company_size": _size, "need": _need}
+
+
+def _unsafe_reply(reply: str, context: Context, instructions: str) -> list[str]:
+    """Why the reply may not be shown, if it may not."""
+    if not reply.strip():
+        return ["empty reply"]
+    if len(reply) > REPLY_LIMIT:
+        return [f"reply longer than {REPLY_LIMIT} characters"]
+    facts = _facts(context)
+    problems = [f"states {what} {found!r}, which no supplied fact says" for what, found in _claims(reply, facts)]
+    if DEAL.search(reply) and not DEAL.search(facts) and context.offer is None:
+        problems.append("promises a deal the server did not choose")
+    if _echoes(reply, instructions):
+        problems.append("quotes its instructions")
+    return problems
+
+
+def _facts(context: Context) -> str:
+    parts = [context.message, *(f"{f.question} {f.answer}" for f in context.faqs)]
+    parts += [f"{p.item_id} {p.title} {p.price} {p.currency} {p.category or ''}" for p in context.products]
+    parts += [str(value) for value in context.known.values()]
+    parts += [field.question for field in context.schema.fields]
+    if context.offer:
+        parts.append(str(context.offer.get("text", "")))
+    return "\n".join(parts)
+
+
+def _claims(reply: str, facts: str) -> list[tuple[str, str]]:
+    """Percentages, numbers, links, codes, e-mails and phone numbers in the reply that the facts lack."""
+    known_numbers = {_number(n) for n in NUMBER.findall(facts)}
+    lowered = facts.lower()
+    found = [("a percentage", p) for p in PERCENT.findall(reply) if _number(NUMBER.findall(p)[0]) not in known_numbers]
+    found += [("a figure", n) for n in NUMBER.findall(reply) if _number(n) not in known_numbers]
+    found += [("a link", link) for link in LINK.findall(reply) if link.lower().rstrip(".,)") not in lowered]
+    found += [("a code", code) for code in CODE.findall(reply) if code.lower() not in lowered]
+    found += [("an e-mail", mail) for mail in extract.EMAIL.findall(reply) if mail.lower() not in lowered]
+    return found
+
+
+def _number(text: str) -> float:
+    digits = re.sub(r"[.,](?=\d{3}\b)", "", text).replace(",", ".")
+    try:
+        return round(float(digits), 2)
+    except ValueError:
+        return float("nan")
+
+
+def _echoes(reply: str, instructions: str) -> bool:
+    words = re.findall(r"\w+", instructions.lower())
+    said = " " + " ".join(re.findall(r"\w+", reply.lower())) + " "
+    return any(
+        " " + " ".join(words[start : start + ECHO_WORDS]) + " " in said
+        for start in range(0, max(len(words) - ECHO_WORDS + 1, 0))
+    )

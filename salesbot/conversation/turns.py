@@ -1,0 +1,356 @@
+"""Conversations and their turns (see "The conversation turn" in DESIGN.md).
+
+A turn: guard the message, gather the context (lead, last turns, FAQ passages, products that fit what the
+visitor said), ask the brain, check its decision, update and score the lead, store both lines, answer.
+The brain is called outside any transaction: an LLM answering slowly never holds a database lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from models import Conversation, Item, Lead, LeadChange, Message
+from models.base import utcnow
+from salesbot.config import Settings
+from salesbot.conversation import guard, qualification, scoring
+from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
+from salesbot.conversation.faqs import Library
+from salesbot.conversation.llm import INSTRUCTIONS, BrainFailed
+from salesbot.conversation.qualification import Schema
+from salesbot.conversation.rules import RulesBrain
+from salesbot.database import UnitOfWork
+from salesbot.errors import Conflict, InvalidInput, NotFound
+from salesbot.recommender.serving import Filters, Recommender
+
+log = logging.getLogger("salesbot.conversation")
+HISTORY = 6
+PRODUCTS = 3
+CATEGORIES_EVERY = 60.0
+GREETING = "Hi! I'm the store's assistant. I can answer questions and find products that fit."
+HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see everything we talked about."
+HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
+HANDOFF_HOT = "A colleague will get in touch with you shortly."
+
+
+@dataclass
+class Turning:
+    """What one turn works out between reading and writing."""
+
+    conversation_id: str
+    context: Context
+    decision: Decision
+    brain: str
+    problems: tuple[str, ...]
+    handoff: str | None
+
+
+class Conversations:
+    """Starts conversations and runs their turns with the configured brain, falling back to rules."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        uow: Callable[[], UnitOfWork],
+        recommender: Recommender,
+        library: Library,
+        llm: Brain | None,
+    ) -> None:
+        self.settings, self._uow, self._recommender, self.library = settings, uow, recommender, library
+        self._rules, self._llm = RulesBrain(), llm
+        self._schemas: dict[int, Schema] = {}
+        self._categories: tuple[tuple[str, ...], float] = ((), -CATEGORIES_EVERY)
+
+    def start(self, *, customer_id: str | None, visitor_id: str | None, channel: str, page: dict) -> dict[str, Any]:
+        if not (customer_id or visitor_id):
+            raise InvalidInput.for_field("visitor_id", "send a visitor_id, or a customer_id for a signed-in customer")
+        schema = qualification.current(uow=self._uow())
+        first = schema.next_question({})
+        conversation = Conversation(
+            id="cv_" + secrets.token_urlsafe(18),
+            customer_id=customer_id,
+            visitor_id=visitor_id,
+            channel=channel,
+            page=page,
+            schema_version=schema.version,
+            status="open",
+            asked=first.name if first else None,
+            misunderstood=0,
+            tokens_used=0,
+        )
+        lead = Lead(id="ld_" + secrets.token_hex(8), conversation_id=conversation.id, customer_id=customer_id,
+                    status="new", score=0.0, score_breakdown={}, fields={})  # fmt: skip
+        greeting = f"{GREETING} {first.question}" if first else GREETING
+        replies = self._categories_now()[:4] if first and first.type == "need" else ()
+        details = {"asks": conversation.asked, "quick_replies": list(replies), "items": [], "intent": "ask"}
+        with self._uow() as uow:
+            uow.session.add_all([conversation, lead])
+            uow.session.flush()
+            uow.session.add(Message(conversation_id=conversation.id, author="bot", text=greeting, details=details))
+            uow.commit()
+            return _answer(conversation, lead, schema, greeting, details)
+
+    def say(self, conversation_id: str, text: Any) -> dict[str, Any]:
+        """One turn: the visitor's message in, the bot's reply and the lead as it now stands out."""
+        started = time.perf_counter()
+        text = guard.clean_message(text, longest=self.settings.message_max_chars)
+        turning = self._think(conversation_id, text)
+        return self._write(turning, text, latency_ms=(time.perf_counter() - started) * 1000)
+
+    # -- reading and deciding ---------------------------------------------------------------------------------
+
+    def _think(self, conversation_id: str, text: str) -> Turning:
+        conversation, lead, history = self._read(conversation_id)
+        schema = self._schema(conversation.schema_version)
+        context = self._context(conversation, lead, history, schema, text)
+        if guard.wants_human(text):
+            decision = replace(self._rules.decide(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
+            verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
+            return Turning(conversation_id, context, verdict.decision, "rules", (), "the visitor asked for a person")
+        decision, brain, problems = self._decide(context, conversation)
+        misunderstood = 0 if decision.understood else conversation.misunderstood + 1
+        handoff = None
+        if decision.wants_human:
+            handoff = "the visitor asked for a person"
+        elif misunderstood >= 2:
+            handoff = "the bot did not understand twice in a row"
+            decision = replace(decision, reply=HANDOFF_LOST, intent="handoff", asks=None)
+        return Turning(
+            conversation_id, replace(context, misunderstood=misunderstood), decision, brain, problems, handoff
+        )
+
+    def _read(self, conversation_id: str) -> tuple[Conversation, Lead, list[Message]]:
+        with self._uow() as uow:
+            conversation = uow.session.get(Conversation, conversation_id)
+            if conversation is None:
+                raise NotFound(f"no conversation {conversation_id!r}")
+            if conversation.status == "closed":
+                raise Conflict(f"conversation {conversation_id} is closed; start a new one")
+            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
+            history = uow.session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc())
+                .limit(HISTORY)
+            ).all()  # fmt: skip
+            return conversation, lead, list(reversed(history))
+
+    def _context(
+        self, conversation: Conversation, lead: Lead, history: list[Message], schema: Schema, text: str
+    ) -> Context:
+        settings = self.settings
+        return Context(
+            message=text,
+            schema=schema,
+            known=dict(lead.fields),
+            asked=conversation.asked,
+            history=tuple(Turn(m.author, m.text) for m in history),
+            faqs=tuple(self.library.search(text, k=3, min_match=settings.faq_min_match)),
+            products=self._products(conversation, dict(lead.fields)),
+            categories=self._categories_now(),
+            offer=None,  # the offer engine comes with the offers issue; until then the bot offers nothing
+            today=datetime.now(UTC).date(),
+            currency=settings.default_currency,
+            region=settings.default_region,
+            misunderstood=conversation.misunderstood,
+        )
+
+    def _decide(self, context: Context, conversation: Conversation) -> tuple[Decision, str, tuple[str, ...]]:
+        """The LLM's checked decision when it is configured, within budget and sound; else the rules brain's."""
+        fallback = self._rules.decide(context)
+        if self._llm is None:
+            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", ()
+        if conversation.tokens_used >= self.settings.llm_token_budget:
+            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", ("token budget spent",)
+        try:
+            decision = self._llm.decide(context)
+        except BrainFailed as failure:
+            log.warning("conversation %s: the LLM failed (%s); the rules brain answers", conversation.id, failure)
+            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", (str(failure),)
+        verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
+        if verdict.problems:
+            log.warning("conversation %s: the LLM's decision was corrected: %s", conversation.id, verdict.problems)
+        if verdict.safe:
+            return verdict.decision, "llm", verdict.problems
+        spent = replace(fallback, prompt_tokens=decision.prompt_tokens, completion_tokens=decision.completion_tokens)
+        return guard.check(spent, context, instructions=INSTRUCTIONS).decision, "rules", verdict.problems
+
+    def _products(self, conversation: Conversation, known: dict[str, Any]) -> tuple[Product, ...]:
+        """The recommender's picks for this visitor, within what they said: budget caps price, need picks category."""
+        budget, need = known.get("budget"), known.get("need")
+        filters = Filters(
+            max_price=budget["amount"] if budget and budget.get("currency") == self.settings.default_currency else None,
+            category=(need or {}).get("category"),
+        )
+        if conversation.customer_id:
+            found = self._recommender.for_customer(conversation.customer_id, n=PRODUCTS, filters=filters)
+        elif viewed := list((conversation.page or {}).get("item_ids") or []):
+            found = self._recommender.for_session(viewed, n=PRODUCTS, filters=filters)
+        else:
+            found = self._recommender.popular(n=PRODUCTS, filters=filters)
+        return tuple(Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items)
+
+    def _categories_now(self) -> tuple[str, ...]:
+        categories, read_at = self._categories
+        if time.monotonic() - read_at >= CATEGORIES_EVERY:
+            with self._uow() as uow:
+                query = select(Item.category).where(Item.category.is_not(None)).distinct().order_by(Item.category)
+                categories = tuple(uow.session.scalars(query))
+            self._categories = (categories, time.monotonic())
+        return categories
+
+    def _schema(self, version: int) -> Schema:
+        if version not in self._schemas:
+            self._schemas[version] = qualification.get(uow=self._uow(), version=version)
+        return self._schemas[version]
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def _write(self, turning: Turning, text: str, *, latency_ms: float) -> dict[str, Any]:
+        decision, context = turning.decision, turning.context
+        items = [vars(p) for p in context.products if p.item_id in decision.item_ids]
+        with self._uow() as uow:
+            conversation = uow.session.get(Conversation, turning.conversation_id, with_for_update=True)
+            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
+            now = utcnow()
+            verdict = self._score(uow, lead, context.schema, decision.fields, now=now)
+            handoff = turning.handoff or (
+                f"hot lead (score {verdict.score})" if verdict.score >= context.schema.thresholds.hot else None
+            )
+            reply = decision.reply
+            if handoff and handoff.startswith("hot") and conversation.status == "open":
+                reply = f"{reply} {HANDOFF_HOT}"
+            self._move(uow, lead, verdict, handoff, now=now)
+            conversation.asked, conversation.misunderstood = decision.asks, context.misunderstood
+            conversation.tokens_used += decision.prompt_tokens + decision.completion_tokens
+            conversation.updated_at = now
+            if handoff and conversation.status == "open":
+                conversation.status, conversation.handoff_reason = "awaiting_human", handoff
+            details = {
+                "asks": decision.asks,
+                "quick_replies": list(decision.quick_replies),
+                "items": items,
+                "faq_ids": list(decision.faq_ids),
+                "offer": None,
+                "intent": decision.intent,
+                "corrections": list(turning.problems),
+            }
+            uow.session.add(Message(conversation_id=conversation.id, author="visitor", text=text, details={}))
+            uow.session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    author="bot",
+                    text=reply,
+                    details=details,
+                    brain=turning.brain,
+                    latency_ms=round(latency_ms, 2),
+                    prompt_tokens=decision.prompt_tokens or None,
+                    completion_tokens=decision.completion_tokens or None,
+                )
+            )
+            uow.commit()
+            return _answer(conversation, lead, context.schema, reply, details)
+
+    def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, learnt: dict, *, now: datetime) -> scoring.Verdict:
+        lead.fields = dict(lead.fields) | learnt
+        done = scoring.behaviour(uow.session, lead.customer_id, now=now)
+        return scoring.judge(schema, lead.fields, done)
+
+    def _move(self, uow: UnitOfWork, lead: Lead, verdict: scoring.Verdict, handoff: str | None, *, now) -> None:
+        """The lead's new score and status; a status change is written to its history in this transaction."""
+        status, reason = verdict.status, verdict.reason
+        if status != "qualified" and (handoff or lead.status == "handed_off"):
+            status, reason = "handed_off", handoff or "a rep has it"
+        if status != lead.status:
+            uow.session.add(LeadChange(lead_id=lead.id, from_status=lead.status, to_status=status,
+                                       score=verdict.score, reason=reason[:200], changed_at=now))  # fmt: skip
+        lead.status, lead.score, lead.score_breakdown, lead.updated_at = status, verdict.score, verdict.breakdown, now
+
+    # -- the rest of a conversation's life ------------------------------------------------------------------
+
+    def transcript(self, conversation_id: str) -> dict[str, Any]:
+        with self._uow() as uow:
+            conversation = uow.session.get(Conversation, conversation_id)
+            if conversation is None:
+                raise NotFound(f"no conversation {conversation_id!r}")
+            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
+            lines = uow.session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            ).all()
+            schema = self._schema(conversation.schema_version)
+            return {
+                "conversation_id": conversation.id,
+                "status": conversation.status,
+                "handoff_reason": conversation.handoff_reason,
+                "customer_id": conversation.customer_id,
+                "visitor_id": conversation.visitor_id,
+                "channel": conversation.channel,
+                "schema_version": conversation.schema_version,
+                "csat": conversation.csat,
+                "created_at": conversation.created_at,
+                "messages": [
+                    {"author": m.author, "text": m.text, "at": m.created_at, **_shown(m.details)} for m in lines
+                ],
+                "lead": _lead(lead, schema),
+            }
+
+    def rate(self, conversation_id: str, *, score: int, comment: str | None) -> dict[str, Any]:
+        with self._uow() as uow:
+            conversation = self._get_for_update(uow, conversation_id)
+            conversation.csat, conversation.csat_comment, conversation.updated_at = score, comment, utcnow()
+            uow.commit()
+        return self.transcript(conversation_id)
+
+    def close(self, conversation_id: str) -> dict[str, Any]:
+        with self._uow() as uow:
+            conversation = self._get_for_update(uow, conversation_id)
+            if conversation.status != "closed":
+                conversation.status, conversation.closed_at = "closed", utcnow()
+                conversation.updated_at = conversation.closed_at
+            uow.commit()
+        return self.transcript(conversation_id)
+
+    @staticmethod
+    def _get_for_update(uow: UnitOfWork, conversation_id: str) -> Conversation:
+        conversation = uow.session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None:
+            raise NotFound(f"no conversation {conversation_id!r}")
+        return conversation
+
+
+def _shown(details: dict) -> dict:
+    return {key: details[key] for key in ("asks", "items", "faq_ids", "quick_replies") if key in details}
+
+
+def _lead(lead: Lead, schema: Schema) -> dict[str, Any]:
+    return {
+        "lead_id": lead.id,
+        "status": lead.status,
+        "score": lead.score,
+        "score_breakdown": lead.score_breakdown,
+        "fields": lead.fields,
+        "missing": schema.missing(lead.fields),
+    }
+
+
+def _answer(conversation: Conversation, lead: Lead, schema: Schema, reply: str, details: dict) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation.id,
+        "reply": {
+            "text": reply,
+            "asks": details.get("asks"),
+            "quick_replies": details.get("quick_replies", []),
+            "items": details.get("items", []),
+            "faq_ids": details.get("faq_ids", []),
+            "offer": details.get("offer"),
+        },
+        "lead": _lead(lead, schema),
+        "conversation_status": conversation.status,
+        "handoff_reason": conversation.handoff_reason,
+    }
