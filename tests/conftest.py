@@ -26,6 +26,7 @@ from salesbot.access import keys
 from salesbot.access.roles import Role
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
+from tests.llm_server import ScriptedLLM
 
 POSTGRES_URL = os.environ.get("SALESBOT_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -189,3 +190,11 @@ class LiveServer:
         except urllib.error.HTTPError as error:
             with error:
                 return error.code, error.headers, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLM]:
+    """A scripted OpenAI-compatible server on loopback; set `llm.script`, read `llm.requests`."""
+    server = ScriptedLLM().start()
+    yield server
+    server.stop()

@@ -48,6 +48,7 @@ AMOUNT = re.compile(
     + _NUMBER.format(name="high", scale="high_scale") + r")?\s*" + _CURRENCY.format(name="post") + r"?" + _PERIOD,
     re.IGNORECASE,
 )  # fmt: skip
+QUANTITY = re.compile(r"\s*(?!(?:a|an|per|each|for|to|and|or|year|month|week|k|m)\b)[a-z]{2,}", re.I)
 BUDGET_CUE = re.compile(r"\b(budget|spend|afford|up to|max(imum)?|around|about|between|allocated|plan with)\b", re.I)
 
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
@@ -113,14 +114,22 @@ class Found:
 
 
 def budget(text: str, *, asked: bool = False, currency: str = "EUR") -> dict | None:
-    """`{amount, currency, period[, min, max]}`: the amount is the most they would spend."""
-    if not asked and not BUDGET_CUE.search(text) and not _has_currency(text):
+    """`{amount, currency, period[, min, max]}`: the amount is the most they would spend.
+
+    Of several amounts, one with a currency wins; a bare number followed by a word ("40 tablets") is a
+    quantity, not money.
+    """
+    cue = BUDGET_CUE.search(text)
+    if not asked and cue is None and not _has_currency(text):
         return None
+    found = []
     for match in AMOUNT.finditer(text):
-        found = _budget_of(match, currency=currency, needs_currency=not asked and not BUDGET_CUE.search(text))
-        if found is not None:
-            return found
-    return None
+        value = _budget_of(match, currency=currency, needs_currency=not asked and cue is None)
+        symbol = match.group("pre") or match.group("mid") or match.group("post")
+        if value is None or (not symbol and QUANTITY.match(text, match.end())):
+            continue
+        found.append((not symbol, cue is not None and match.start() < cue.start(), match.start(), value))
+    return min(found, key=lambda each: each[:3])[3] if found else None
 
 
 def _has_currency(text: str) -> bool:

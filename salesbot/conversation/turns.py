@@ -145,14 +145,14 @@ class Conversations:
         self, conversation: Conversation, lead: Lead, history: list[Message], schema: Schema, text: str
     ) -> Context:
         settings = self.settings
-        return Context(
+        context = Context(
             message=text,
             schema=schema,
             known=dict(lead.fields),
             asked=conversation.asked,
             history=tuple(Turn(m.author, m.text) for m in history),
             faqs=tuple(self.library.search(text, k=3, min_match=settings.faq_min_match)),
-            products=self._products(conversation, dict(lead.fields)),
+            products=(),
             categories=self._categories_now(),
             offer=None,  # the offer engine comes with the offers issue; until then the bot offers nothing
             today=datetime.now(UTC).date(),
@@ -160,6 +160,9 @@ class Conversations:
             region=settings.default_region,
             misunderstood=conversation.misunderstood,
         )
+        # Products fit what the visitor has said, this message included (the typed extractors are cheap).
+        said = dict(lead.fields) | self._rules.read(context)
+        return replace(context, products=self._products(conversation, said))
 
     def _decide(self, context: Context, conversation: Conversation) -> tuple[Decision, str, tuple[str, ...]]:
         """The LLM's checked decision when it is configured, within budget and sound; else the rules brain's."""
@@ -325,7 +328,13 @@ class Conversations:
 
 
 def _shown(details: dict) -> dict:
-    return {key: details[key] for key in ("asks", "items", "faq_ids", "quick_replies") if key in details}
+    """What a transcript line shows besides its text (visitors' lines have none of it)."""
+    return {
+        "asks": details.get("asks"),
+        "items": details.get("items", []),
+        "faq_ids": details.get("faq_ids", []),
+        "quick_replies": details.get("quick_replies", []),
+    }
 
 
 def _lead(lead: Lead, schema: Schema) -> dict[str, Any]:
