@@ -17,6 +17,7 @@ from typing import Any
 
 from salesbot.conversation import extract
 from salesbot.conversation.brains import INTENTS, Context, Decision
+from salesbot.conversation.rules import EXPECTED, match_category
 from salesbot.errors import InvalidInput
 
 CONTROL = {"Cc", "Cf", "Co", "Cs"}
@@ -148,8 +149,6 @@ def _from_text(kind: str, text: str, context: Context) -> Any:
         case "name" | "company":
             return text[:100] if text and not re.search(r"[@<>{}\d]", text) else None
         case "need":
-            from salesbot.conversation.rules import match_category
-
             return {"text": text[:300], "category": match_category(text, context.categories)}
         case _:
             return text
@@ -206,34 +205,41 @@ def _unsafe_reply(reply: str, context: Context, instructions: str) -> list[str]:
         return ["empty reply"]
     if len(reply) > REPLY_LIMIT:
         return [f"reply longer than {REPLY_LIMIT} characters"]
-    facts = _facts(context)
-    problems = [f"states {what} {found!r}, which no supplied fact says" for what, found in _claims(reply, facts)]
-    if DEAL.search(reply) and not DEAL.search(facts) and context.offer is None:
+    store, anyone = _facts(context)
+    claims = _claims(reply, store, anyone)
+    problems = [f"states {what} {found!r}, which no supplied fact says" for what, found in claims]
+    if DEAL.search(reply) and not DEAL.search(store):
         problems.append("promises a deal the server did not choose")
     if _echoes(reply, instructions):
         problems.append("quotes its instructions")
     return problems
 
 
-def _facts(context: Context) -> str:
-    parts = [context.message, *(f"{f.question} {f.answer}" for f in context.faqs)]
-    parts += [f"{p.item_id} {p.title} {p.price} {p.currency} {p.category or ''}" for p in context.products]
-    parts += [str(value) for value in context.known.values()]
-    parts += [field.question for field in context.schema.fields]
+def _facts(context: Context) -> tuple[str, str]:
+    """(what the store itself says: FAQ answers, questions, the chosen offer; everything supplied this turn).
+
+    Percentages, deals, codes and links may only come from the first: a visitor asking for "50% off", or a
+    product title carrying an injected instruction, does not make a discount true.
+    """
+    store = [f"{f.question} {f.answer}" for f in context.faqs] + [field.question for field in context.schema.fields]
+    store += [p.item_id for p in context.products] + list(EXPECTED.values())  # the rules brain's own hints
     if context.offer:
-        parts.append(str(context.offer.get("text", "")))
-    return "\n".join(parts)
+        store.append(str(context.offer.get("text", "")))
+    anyone = [context.message, *store, *(str(value) for value in context.known.values())]
+    anyone += [f"{p.item_id} {p.title} {p.price} {p.currency} {p.category or ''}" for p in context.products]
+    return "\n".join(store), "\n".join(anyone)
 
 
-def _claims(reply: str, facts: str) -> list[tuple[str, str]]:
-    """Percentages, numbers, links, codes, e-mails and phone numbers in the reply that the facts lack."""
-    known_numbers = {_number(n) for n in NUMBER.findall(facts)}
-    lowered = facts.lower()
-    found = [("a percentage", p) for p in PERCENT.findall(reply) if _number(NUMBER.findall(p)[0]) not in known_numbers]
-    found += [("a figure", n) for n in NUMBER.findall(reply) if _number(n) not in known_numbers]
-    found += [("a link", link) for link in LINK.findall(reply) if link.lower().rstrip(".,)") not in lowered]
-    found += [("a code", code) for code in CODE.findall(reply) if code.lower() not in lowered]
-    found += [("an e-mail", mail) for mail in extract.EMAIL.findall(reply) if mail.lower() not in lowered]
+def _claims(reply: str, store: str, anyone: str) -> list[tuple[str, str]]:
+    """Percentages, figures, links, codes and e-mails in the reply that the facts lack."""
+    store_numbers = {_number(n) for n in NUMBER.findall(store)}
+    any_numbers = {_number(n) for n in NUMBER.findall(anyone)}
+    store_text, any_text = store.lower(), anyone.lower()
+    found = [("a percentage", p) for p in PERCENT.findall(reply) if _number(NUMBER.findall(p)[0]) not in store_numbers]
+    found += [("a figure", n) for n in NUMBER.findall(reply) if _number(n) not in any_numbers]
+    found += [("a link", link) for link in LINK.findall(reply) if link.lower().rstrip(".,)") not in store_text]
+    found += [("a code", code) for code in CODE.findall(reply) if code.lower() not in store_text]
+    found += [("an e-mail", mail) for mail in extract.EMAIL.findall(reply) if mail.lower() not in any_text]
     return found
 
 

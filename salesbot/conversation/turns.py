@@ -112,9 +112,8 @@ class Conversations:
         schema = self._schema(conversation.schema_version)
         context = self._context(conversation, lead, history, schema, text)
         if guard.wants_human(text):
-            decision = replace(self._rules.decide(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
-            verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
-            return Turning(conversation_id, context, verdict.decision, "rules", (), "the visitor asked for a person")
+            decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
+            return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
         decision, brain, problems = self._decide(context, conversation)
         misunderstood = 0 if decision.understood else conversation.misunderstood + 1
         handoff = None
@@ -166,23 +165,32 @@ class Conversations:
 
     def _decide(self, context: Context, conversation: Conversation) -> tuple[Decision, str, tuple[str, ...]]:
         """The LLM's checked decision when it is configured, within budget and sound; else the rules brain's."""
-        fallback = self._rules.decide(context)
         if self._llm is None:
-            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", ()
+            return self._rules_decision(context), "rules", ()
         if conversation.tokens_used >= self.settings.llm_token_budget:
-            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", ("token budget spent",)
+            return self._rules_decision(context), "rules", ("token budget spent",)
         try:
             decision = self._llm.decide(context)
         except BrainFailed as failure:
             log.warning("conversation %s: the LLM failed (%s); the rules brain answers", conversation.id, failure)
-            return guard.check(fallback, context, instructions=INSTRUCTIONS).decision, "rules", (str(failure),)
+            return self._rules_decision(context), "rules", (str(failure),)
         verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
         if verdict.problems:
             log.warning("conversation %s: the LLM's decision was corrected: %s", conversation.id, verdict.problems)
         if verdict.safe:
             return verdict.decision, "llm", verdict.problems
-        spent = replace(fallback, prompt_tokens=decision.prompt_tokens, completion_tokens=decision.completion_tokens)
-        return guard.check(spent, context, instructions=INSTRUCTIONS).decision, "rules", verdict.problems
+        spent = {"prompt_tokens": decision.prompt_tokens, "completion_tokens": decision.completion_tokens}
+        return replace(self._rules_decision(context), **spent), "rules", verdict.problems
+
+    def _rules_decision(self, context: Context) -> Decision:
+        """The rules brain's decision; a reply that would repeat an unsafe claim from the data (a product title
+        carrying an injected "50% off") becomes the schema's next question."""
+        verdict = guard.check(self._rules.decide(context), context, instructions=INSTRUCTIONS)
+        if verdict.safe:
+            return verdict.decision
+        upcoming = context.schema.next_question(context.known | verdict.decision.fields)
+        text = upcoming.question if upcoming else "Thank you. A colleague will follow up shortly."
+        return replace(verdict.decision, reply=text, asks=upcoming.name if upcoming else None)
 
     def _products(self, conversation: Conversation, known: dict[str, Any]) -> tuple[Product, ...]:
         """The recommender's picks for this visitor, within what they said: budget caps price, need picks category."""
