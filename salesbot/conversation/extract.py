@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import phonenumbers
 from dateutil import parser as dates
@@ -94,23 +92,28 @@ ROLE = re.compile(
     r"\s+(?P<role>(?:[a-z-]+\s+){0,3}?(?:" + TITLES + r"))\b",
     re.I,
 )
-NAME = re.compile(
-    r"\b(?i:my name is|name's|i am|i'm|this is|call me|it's)\s+(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+){0,2})",
+_WORD = r"[A-Za-z\u00c0-\u00ff'-]+"
+NAMED = re.compile(  # "my name is betty mclendon": the cue is explicit, so any case will do
+    r"\b(?:my name is|my name si|mi name is|name's|name is|call me)\s+(?P<name>(?:(?:mr|mrs|ms|dr)\.?\s+)?"
+    + _WORD + r"(?:\s+(?!and\b|from\b|at\b|with\b|of\b)" + _WORD + r"){0,2})",
+    re.I,
 )
+NAME = re.compile(  # "I'm Maria": only a capitalised word is a name ("I'm looking" is not)
+    r"\b(?i:i am|i'm|this is|it's)\s+(?P<name>[A-Z][a-z\u00e0-\u00ff'-]+(?:\s+[A-Z][a-z\u00e0-\u00ff'-]+){0,2})"
+)
+SUFFIXES = re.compile(r"\s+(?:phd|md|jr\.?|sr\.?)$|'s\b.*$", re.I)
+_NAMED_COMPANY = r"[\w&.'-]+(?:\s+(?!and\b|in\b|since\b|as\b|but\b)[\w&.'-]+){0,7}"
+COMPANY_NAMED = re.compile(  # cues that say "this is the company", so any case will do
+    r"\b(?:work(?:ing)? (?:for|at)|company(?: name)? is|company:|the name is|company is called|employer is)"
+    r"\s+(?P<company>" + _NAMED_COMPANY + ")",
+    re.I,
+)
+COMPANY_BEFORE = re.compile(r"^\s*(?P<company>.+?)\s+is (?:the|my|our) (?:company|employer)\b", re.I)
 COMPANY = re.compile(
-    r"\b(?:from|at|for|with|company is|company's|we are|we're|work(?:ing)? (?:at|for)|represent)\s+"
+    r"\b(?:from|at|for|with|company's|we are|we're|represent)\s+"
     r"(?P<company>[A-Z][\w&.'-]*(?:\s+(?:[A-Z][\w&.'-]*|&|and|of))*(?:\s+(?:GmbH|Inc\.?|Ltd\.?|LLC|AG|SA|BV|Corp\.?))?)"
 )
 NOT_NAMES = {"Looking", "Interested", "Not", "Just", "Here", "Fine", "Good", "Ok", "Okay", "Sorry", "Trying", "Going"}
-
-
-@dataclass(frozen=True)
-class Found:
-    """A field value found in one message, with the words it came from."""
-
-    field: str
-    value: Any
-    text: str
 
 
 def budget(text: str, *, asked: bool = False, currency: str = "EUR") -> dict | None:
@@ -288,11 +291,12 @@ def company_size(text: str, *, asked: bool = False) -> dict | None:
 
 
 def name(text: str, *, asked: bool = False) -> str | None:
-    match = NAME.search(text)
-    if match and match.group("name").split()[0] not in NOT_NAMES:
-        return _person(match.group("name"))
-    words = text.strip(" .!").split()
-    if asked and 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Za-zÀ-ÿ'-]+", word) for word in words):
+    for pattern in (NAMED, NAME):
+        match = pattern.search(text)
+        if match and match.group("name").split()[0].capitalize() not in NOT_NAMES:
+            return _person(SUFFIXES.sub("", match.group("name")))
+    words = SUFFIXES.sub("", text.strip(" .!")).split()
+    if asked and 1 <= len(words) <= 3 and all(re.fullmatch(_WORD + r"\.?", word) for word in words):
         return _person(" ".join(words))
     return None
 
@@ -302,10 +306,15 @@ def _person(found: str) -> str:
 
 
 def company(text: str, *, asked: bool = False) -> str | None:
-    match = COMPANY.search(text)
-    if match:
-        return match.group("company").strip(" .,")
+    for pattern in (COMPANY_NAMED, COMPANY_BEFORE, COMPANY):
+        if match := pattern.search(text):
+            return _company(match.group("company"))
     words = text.strip(" .!").split()
     if asked and 1 <= len(words) <= 5:
-        return re.sub(r"^(?:it's|it is|we are|we're|called)\s+", "", text.strip(" .!"), flags=re.I)
+        return _company(re.sub(r"^(?:it's|it is|we are|we're|called)\s+", "", text.strip(" .!"), flags=re.I))
     return None
+
+
+def _company(found: str) -> str:
+    found = re.split(r"[,;!?]|\.(?:\s|$)", found.strip())[0]
+    return re.sub(r"^(?:the|a|an)\s+", "", found.strip(), flags=re.I).strip(" .")
