@@ -93,7 +93,7 @@ class Settings:
     message_max_chars: int = field(default=2000, metadata={"help": "Longest visitor message accepted"})
     conversation_rate_limit: str = field(default="20/minute", metadata={"help": "Messages allowed per conversation"})
     faq_min_match: float = field(
-        default=0.5,
+        default=0.4,
         metadata={
             "help": "Share of a message's words an FAQ must contain to answer it; else the bot says it does not know"
         },

@@ -95,7 +95,10 @@ ROLE = re.compile(
 _WORD = r"[A-Za-z\u00c0-\u00ff'-]+"
 NAMED = re.compile(  # "my name is betty mclendon": the cue is explicit, so any case will do
     r"\b(?:my name is|my name si|mi name is|name's|name is|call me)\s+(?P<name>(?:(?:mr|mrs|ms|dr)\.?\s+)?"
-    + _WORD + r"(?:\s+(?!and\b|from\b|at\b|with\b|of\b)" + _WORD + r"){0,2})",
+    + _WORD
+    + r"(?:\s+(?!and\b|from\b|at\b|with\b|of\b)"
+    + _WORD
+    + r"){0,2})",
     re.I,
 )
 NAME = re.compile(  # "I'm Maria": only a capitalised word is a name ("I'm looking" is not)

@@ -16,6 +16,7 @@ from typing import Any
 
 import bm25s
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 from sqlalchemy import func, select
 
 from models import Faq
@@ -24,6 +25,10 @@ from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound
 
 STEMMER = Stemmer.Stemmer("english")
+# Ranking keeps most words ("out" of stock, "no" receipt); whether a passage answers at all counts only the
+# words that carry meaning: NLTK's English stop words (as bm25s ships them), and those questions are wrapped in.
+FILLER = set(STEMMER.stemWords(sorted(set(STOPWORDS_EN_PLUS) | {"could", "would", "may", "might", "please",
+                                                                 "want", "like", "get", "tell"})))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class Library:
         if index is None or not query:
             return []
         found, scores = index.retrieve([query], k=min(k, len(faqs)), show_progress=False, n_threads=1)
-        wanted = set(query)
+        wanted = set(query) - FILLER or set(query)
         passages = []
         for n, score in zip(found[0], scores[0], strict=True):
             match = len(wanted & words[n]) / len(wanted)
