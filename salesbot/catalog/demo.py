@@ -12,6 +12,7 @@ import pandas as pd
 
 from salesbot.catalog import customers, events, items
 from salesbot.catalog.frames import Report
+from salesbot.conversation import faqs
 from salesbot.database import UnitOfWork
 
 
@@ -46,6 +47,20 @@ COLORS = ("black", "white", "silver", "blue", "red", "green")
 SEGMENTS = {"tech": "tech-enthusiast", "home": "home-maker", "outdoor": "outdoor", "family": "family"}
 COUNTRIES = ("DE", "FR", "GB", "NL", "ES", "IT", "US", "AT", "SE", "PL")
 FUNNEL = (("view", 1.0), ("click", 0.4), ("add_to_cart", 0.35), ("purchase", 0.5))  # each given the one before
+
+
+FAQS = [
+    {"question": "How long does shipping take?", "answer": "Orders leave our warehouse within 2 working days; "
+     "delivery takes 1-3 more days in the EU.", "tags": "shipping"},
+    {"question": "Can I return a product?", "answer": "Yes: within 30 days of delivery, unused and in its "
+     "packaging, for a full refund.", "tags": "returns"},
+    {"question": "Which payment methods do you accept?", "answer": "Credit and debit cards, PayPal and, for "
+     "business customers, invoice.", "tags": "payment"},
+    {"question": "Do you offer volume pricing for businesses?", "answer": "Yes. Tell us what you need and a "
+     "colleague from our business team will send you a quote.", "tags": "business"},
+    {"question": "Is there a warranty?", "answer": "Every product has a 2-year warranty; we repair or replace "
+     "it at no cost.", "tags": "warranty"},
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,7 @@ def generate(
     products, people = catalog(size, rng), shoppers(size, rng)
     yield "items", _write(uow(), lambda connection: items.rows.take(connection, products))
     yield "customers", _write(uow(), lambda connection: customers.rows.take(connection, people))
+    yield "faqs", _write(uow(), lambda connection: faqs.rows.take(connection, pd.DataFrame(FAQS)))
     happened = activity(size, products, people, until, rng)
     for start in range(0, len(happened), 50_000):
         chunk = happened.iloc[start : start + 50_000]
