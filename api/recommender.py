@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -156,10 +155,7 @@ class Models(MethodView):
         services = salesbot()
         plan = pipeline.Plan(params=pipeline.Params(**options))
         version = pipeline.start(uow=services.uow, plan=plan)
-        worker = threading.Thread(
-            target=_train_quietly, args=(services, plan, version), name=f"train-{version.id}", daemon=True
-        )
-        worker.start()
+        services.run_in_background(f"train-{version.id}", _train_quietly, services, plan, version)
         return version
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import openai
 from sqlalchemy import Engine
@@ -26,6 +27,14 @@ class Salesbot:
     session_factory: sessionmaker[Session]
     recommender: Recommender
     conversations: Conversations
+    tasks: list[threading.Thread] = field(default_factory=list)  # background work started for requests
+
+    def run_in_background(self, name: str, work, *args) -> None:  # type: ignore[no-untyped-def]
+        """Start `work(*args)` on its own thread; `close()` waits for it."""
+        self.tasks[:] = [task for task in self.tasks if task.is_alive()]
+        task = threading.Thread(target=work, args=args, name=name, daemon=True)
+        self.tasks.append(task)
+        task.start()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -35,6 +44,9 @@ class Salesbot:
         return events.Policy.of(self.settings)
 
     def close(self) -> None:
+        for task in self.tasks:
+            task.join(timeout=60)
+        self.recommender.close()
         self.engine.dispose()
 
 

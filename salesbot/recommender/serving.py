@@ -181,6 +181,7 @@ class Recommender:
         self._lock = threading.Lock()
         self._served: Counter[str] = Counter()  # answers per version since the last check
         self._restocking = False
+        self._restocker: threading.Thread | None = None
 
     def current(self) -> Loaded | None:
         """The active version, loaded; re-checked every few seconds and reloaded when it changed."""
@@ -192,8 +193,14 @@ class Recommender:
             loaded = self._loaded
             if loaded and not self._restocking and time.monotonic() - loaded.shelf_read_at >= self._shelf_every:
                 self._restocking = True
-                threading.Thread(target=self._restock, args=(loaded,), name="shelf", daemon=True).start()
+                self._restocker = threading.Thread(target=self._restock, args=(loaded,), name="shelf", daemon=True)
+                self._restocker.start()
             return loaded
+
+    def close(self) -> None:
+        """Let a catalog re-read in progress finish (it holds a database connection)."""
+        if self._restocker is not None:
+            self._restocker.join(timeout=30)
 
     def _restock(self, loaded: Loaded) -> None:
         """Re-read stock and prices on the side; requests meanwhile use the shelf they have."""
