@@ -78,7 +78,9 @@ class Settings:
         default=None,
         metadata={"help": "OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure); OpenAI itself when unset"},
     )
-    llm_api_key: str | None = field(default=None, metadata={"help": "Key for the LLM server (never logged)"})
+    llm_api_key: str | None = field(
+        default=None, metadata={"help": "Key for the LLM server (never logged); `OPENAI_API_KEY` is read too"}
+    )
     llm_model: str = field(default="gpt-4o-mini", metadata={"help": "Chat model name on the LLM server"})
     llm_timeout_seconds: float = field(
         default=10.0, metadata={"help": "Longest wait for one LLM answer; then the rules brain answers that turn"}
@@ -114,6 +116,8 @@ class Settings:
             name = PREFIX + spec.name.upper()
             if name in environ:
                 values[spec.name] = _parse(name, spec.type, environ[name])
+        if "llm_api_key" not in values and environ.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = environ["OPENAI_API_KEY"]  # the openai SDK's own variable works too
         values.update(overrides)
         settings = cls(**values)
         settings.check()

@@ -56,3 +56,13 @@ def test_every_setting_is_documented():
     assert documented == {"SALESBOT_" + f.name.upper() for f in fields(Settings)}
     text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert all(name in text for name in documented), "the README's configuration table is missing a setting"
+
+
+def test_the_llm_is_used_when_a_server_or_key_is_configured():
+    assert not Settings.from_env({}).uses_llm
+    assert Settings.from_env({"SALESBOT_LLM_BASE_URL": "http://127.0.0.1:11434/v1"}).uses_llm
+    assert Settings.from_env({"OPENAI_API_KEY": "sk-test"}).llm_api_key == "sk-test"
+    assert Settings.from_env({"OPENAI_API_KEY": "sk-test", "SALESBOT_LLM_API_KEY": "mine"}).llm_api_key == "mine"
+    assert not Settings.from_env({"OPENAI_API_KEY": "sk-test", "SALESBOT_BRAIN": "rules"}).uses_llm
+    with pytest.raises(InvalidInput, match="SALESBOT_BRAIN"):
+        Settings.from_env({"SALESBOT_BRAIN": "magic"})
