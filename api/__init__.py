@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
-from api import access, catalog, conversation, errors, health, recommender, requests
+from api import access, catalog, conversation, errors, health, recommender, requests, webhooks
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
@@ -25,6 +25,8 @@ BLUEPRINTS = (
     conversation.conversations,
     conversation.schemas,
     conversation.faq,
+    webhooks.hooks,
+    webhooks.sent,
 )
 DOCS_ASSETS = "/docs/assets/"
 

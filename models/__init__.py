@@ -5,12 +5,15 @@ from models.base import Base
 from models.catalog import Customer, Event, Item
 from models.conversation import Conversation, Faq, Lead, LeadChange, Message, QualificationSchema
 from models.recommender import ModelVersion
+from models.webhooks import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
     "Base",
     "Conversation",
     "Customer",
+    "Delivery",
+    "DeliveryAttempt",
     "Event",
     "Faq",
     "Item",
@@ -18,5 +21,7 @@ __all__ = [
     "LeadChange",
     "Message",
     "ModelVersion",
+    "OutboxEvent",
     "QualificationSchema",
+    "WebhookEndpoint",
 ]

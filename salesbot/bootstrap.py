@@ -16,6 +16,7 @@ from salesbot.conversation.llm import LLMBrain
 from salesbot.conversation.turns import Conversations
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
 from salesbot.recommender.serving import Recommender
+from salesbot.webhooks import urls
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Salesbot:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    @property
+    def webhook_guard(self) -> urls.Guard:
+        return urls.Guard(allowed=urls.networks(self.settings.webhook_allow_networks))
 
     @property
     def event_policy(self) -> events.Policy:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -21,6 +23,7 @@ from salesbot.config import Settings
 from salesbot.errors import SalesbotError
 from salesbot.recommender import pipeline, tuning, versions
 from salesbot.recommender.dataset import read_store
+from salesbot.webhooks import delivery
 
 ROLE_HELP = "site: browsers; server: store back end; rep: sales reps; marketer: offers and KPIs; admin: everything"
 
@@ -370,6 +373,34 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
     argv += ["--reload"] if reload else []
     os.execv(sys.executable, [*argv, "api:create_app()"])
+
+
+@main.command()
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Sends at once.")
+@click.option("--poll", default=0.2, show_default=True, type=click.FloatRange(0.01, 60), help="Seconds between looks.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> None:
+    """Deliver webhooks: signed, retried on schedule, until SIGTERM (what is in flight finishes first).
+
+    On PostgreSQL run as many as you like side by side; on SQLite run one.
+    """
+    app = services(ctx)
+    settings = app.settings
+    sender = delivery.Sender(app.webhook_guard, timeout=settings.webhook_timeout_seconds)
+    lease = timedelta(seconds=settings.webhook_lease_seconds)
+    runner = delivery.Worker(app.uow, sender, concurrency=concurrency, lease=lease)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"delivering webhooks from {settings.database_url.split('@')[-1]} (Ctrl-C stops)", err=True)
+    try:
+        if once:
+            click.echo(f"{runner.deliver_due()} deliveries attempted")
+        else:
+            runner.run(stop, poll=poll)
+    finally:
+        runner.close()
 
 
 @main.command("config")

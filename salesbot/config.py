@@ -104,6 +104,24 @@ class Settings:
     default_region: str = field(
         default="DE", metadata={"help": "Country (ISO 3166) of phone numbers written without a country code"}
     )
+    public_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata={"help": "Where this API is reached from outside; links in webhook payloads start with it"},
+    )
+    webhook_allow_networks: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "CIDRs webhooks may reach although private or loopback (plain http is allowed only there)"},
+    )
+    webhook_timeout_seconds: float = field(
+        default=15.0, metadata={"help": "A receiver must answer 2xx within this long for a delivery to count"}
+    )
+    webhook_lease_seconds: float = field(
+        default=60.0,
+        metadata={"help": "How long a worker holds a delivery; one a killed worker held is claimed again after it"},
+    )
+    webhook_secret_grace_hours: float = field(
+        default=24.0, metadata={"help": "After a secret rotation, how long the old secret keeps signing too"}
+    )
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 

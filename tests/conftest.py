@@ -86,7 +86,7 @@ def sqlite_database_url(tmp_path) -> str:
 
 @pytest.fixture
 def settings(sqlite_database_url) -> Settings:
-    return Settings(database_url=sqlite_database_url, cors_origins=(ORIGIN,))
+    return Settings(database_url=sqlite_database_url, cors_origins=(ORIGIN,), webhook_allow_networks=("127.0.0.0/8",))
 
 
 @pytest.fixture

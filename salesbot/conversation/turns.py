@@ -20,7 +20,7 @@ from sqlalchemy import select
 from models import Conversation, Item, Lead, LeadChange, Message
 from models.base import utcnow
 from salesbot.config import Settings
-from salesbot.conversation import guard, qualification, scoring
+from salesbot.conversation import crm, guard, qualification, scoring
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library
 from salesbot.conversation.llm import INSTRUCTIONS, BrainFailed
@@ -225,11 +225,10 @@ class Conversations:
 
     def _write(self, turning: Turning, text: str, *, latency_ms: float) -> dict[str, Any]:
         decision, context = turning.decision, turning.context
-        items = [vars(p) for p in context.products if p.item_id in decision.item_ids]
         with self._uow() as uow:
             conversation = uow.session.get(Conversation, turning.conversation_id, with_for_update=True)
             lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
-            now = utcnow()
+            now, before = utcnow(), (lead.status, dict(lead.fields), conversation.status)
             verdict = self._score(uow, lead, context.schema, decision.fields, now=now)
             handoff = turning.handoff or (
                 f"hot lead (score {verdict.score})" if verdict.score >= context.schema.thresholds.hot else None
@@ -243,28 +242,18 @@ class Conversations:
             conversation.updated_at = now
             if handoff and conversation.status == "open":
                 conversation.status, conversation.handoff_reason = "awaiting_human", handoff
-            details = {
-                "asks": decision.asks,
-                "quick_replies": list(decision.quick_replies),
-                "items": items,
-                "faq_ids": list(decision.faq_ids),
-                "offer": None,
-                "intent": decision.intent,
-                "corrections": list(turning.problems),
-            }
-            uow.session.add(Message(conversation_id=conversation.id, author="visitor", text=text, details={}))
-            uow.session.add(
-                Message(
-                    conversation_id=conversation.id,
-                    author="bot",
-                    text=reply,
-                    details=details,
-                    brain=turning.brain,
-                    latency_ms=round(latency_ms, 2),
-                    prompt_tokens=decision.prompt_tokens or None,
-                    completion_tokens=decision.completion_tokens or None,
-                )
-            )
+            details = _details(decision, context, turning.problems)
+            uow.session.add_all(
+                [
+                    Message(conversation_id=conversation.id, author="visitor", text=text, details={}),
+                    Message(conversation_id=conversation.id, author="bot", text=reply, details=details,
+                            brain=turning.brain, latency_ms=round(latency_ms, 2),
+                            prompt_tokens=decision.prompt_tokens or None,
+                            completion_tokens=decision.completion_tokens or None),
+                ]
+            )  # fmt: skip
+            uow.session.flush()
+            crm.tell(uow.session, conversation, lead, before=before, now=now, link=self.settings.public_url)
             uow.commit()
             return _answer(conversation, lead, context.schema, reply, details)
 
@@ -324,6 +313,8 @@ class Conversations:
             if conversation.status != "closed":
                 conversation.status, conversation.closed_at = "closed", utcnow()
                 conversation.updated_at = conversation.closed_at
+                lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
+                crm.closed(uow.session, conversation, lead, link=self.settings.public_url)
             uow.commit()
         return self.transcript(conversation_id)
 
@@ -333,6 +324,19 @@ class Conversations:
         if conversation is None:
             raise NotFound(f"no conversation {conversation_id!r}")
         return conversation
+
+
+def _details(decision: Decision, context: Context, problems: tuple[str, ...]) -> dict[str, Any]:
+    """What a bot line keeps besides its text: what it asked, showed and cited, and what the guard corrected."""
+    return {
+        "asks": decision.asks,
+        "quick_replies": list(decision.quick_replies),
+        "items": [vars(p) for p in context.products if p.item_id in decision.item_ids],
+        "faq_ids": list(decision.faq_ids),
+        "offer": None,
+        "intent": decision.intent,
+        "corrections": list(problems),
+    }
 
 
 def _shown(details: dict) -> dict:

@@ -48,6 +48,16 @@ ROUTES = [
     ("GET", "/v1/faqs/faq_unknown", None, MARKETING),
     ("PUT", "/v1/faqs/faq_unknown", FAQ, MARKETING),
     ("DELETE", "/v1/faqs/faq_unknown", None, MARKETING),
+    ("GET", "/v1/webhook-endpoints", None, {Role.ADMIN}),
+    ("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, {Role.ADMIN}),
+    ("GET", "/v1/webhook-endpoints/ep_unknown", None, {Role.ADMIN}),
+    ("PATCH", "/v1/webhook-endpoints/ep_unknown", {"enabled": False}, {Role.ADMIN}),
+    ("DELETE", "/v1/webhook-endpoints/ep_unknown", None, {Role.ADMIN}),
+    ("POST", "/v1/webhook-endpoints/ep_unknown/rotate-secret", None, {Role.ADMIN}),
+    ("POST", "/v1/webhook-endpoints/ep_unknown/test", None, {Role.ADMIN}),
+    ("POST", "/v1/webhook-endpoints/ep_unknown/replay", {"since": "2026-01-01T00:00:00Z"}, {Role.ADMIN}),
+    ("GET", "/v1/deliveries", None, {Role.ADMIN}),
+    ("POST", "/v1/deliveries/dlv_unknown/retry", None, {Role.ADMIN}),
 ]
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 
