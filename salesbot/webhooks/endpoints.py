@@ -81,6 +81,7 @@ def send_test(*, uow: UnitOfWork, endpoint_id: str) -> Delivery:
         data = {"message": "a test event from salesbot", "endpoint_id": endpoint.id}
         event = OutboxEvent(id="evt_" + secrets.token_hex(12), type="webhook.test", data=data, created_at=now)
         uow.session.add(event)
+        uow.session.flush()  # the event row first: the delivery refers to it
         sent = outbox.delivery(event, endpoint, now=now)
         uow.session.add(sent)
         uow.commit()

@@ -21,6 +21,7 @@ def emit(session: Session, event_type: str, data: dict[str, Any], *, now: dateti
     now = now or utcnow()
     event = OutboxEvent(id="evt_" + secrets.token_hex(12), type=event_type, data=data, created_at=now)
     session.add(event)
+    session.flush()  # the event row first: deliveries refer to it
     for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled)):
         if subscribed(endpoint, event_type):
             session.add(delivery(event, endpoint, now=now))
