@@ -226,11 +226,15 @@ class Worker:
 
     @staticmethod
     def _endpoint_health(uow: UnitOfWork, endpoint_id: str, outcome: Outcome, disable: str | None, *, now) -> None:
+        if outcome.delivered:  # touches the row only when it was failing: workers do not queue on it
+            uow.session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+            return
         endpoint = uow.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
         if endpoint is None:
-            return
-        if outcome.delivered:
-            endpoint.failing_since = None
             return
         endpoint.failing_since = endpoint.failing_since or now
         if disable is None and now - endpoint.failing_since >= FAILING_LIMIT:

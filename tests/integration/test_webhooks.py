@@ -338,3 +338,25 @@ def test_a_test_event_goes_to_one_endpoint_and_shows_in_the_log(shop, admin, rec
     assert [d["status"] for d in listed] == ["succeeded"]
     with shop.uow() as uow:
         assert uow.session.scalar(select(OutboxEvent.type)) == "webhook.test"
+
+
+def test_hand_offs_and_closed_conversations_reach_the_crm(shop, admin, receiver, worker):
+    subscribe(admin, receiver, event_types=["lead.handoff_requested", "conversation.closed"])
+    chat = create_app(services=shop).test_client()
+    chat.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="server", name="s")[1]
+    cid = start(chat)["conversation_id"]
+    say(chat, cid, "I'd like to talk to a real person, I'm Bob from Initech")
+    chat.post(f"/v1/conversations/{cid}/csat", json={"score": 5, "comment": "quick and friendly"})
+    chat.post(f"/v1/conversations/{cid}/close")
+    worker.deliver_due()
+    by_type = {payload["type"]: payload["data"] for payload in receiver.processed.values()}
+    assert set(by_type) == {"lead.handoff_requested", "conversation.closed"}  # lead.updated was not subscribed
+    assert by_type["lead.handoff_requested"]["handoff_reason"] == "the visitor asked for a person"
+    assert by_type["lead.handoff_requested"]["fields"]["company"] == "Initech"
+    assert (by_type["conversation.closed"]["csat"], by_type["conversation.closed"]["csat_comment"]) == (
+        5,
+        "quick and friendly",
+    )
+    with shop.uow() as uow:
+        kinds = set(uow.session.scalars(select(OutboxEvent.type)))
+    assert kinds == {"lead.updated", "lead.handoff_requested", "conversation.closed"}
