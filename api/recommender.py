@@ -162,7 +162,13 @@ class Models(MethodView):
 def _train_quietly(services, plan, version) -> None:  # type: ignore[no-untyped-def]
     # A failure is recorded on the version itself (status failed, with the error) and logged by train().
     with contextlib.suppress(Exception):
-        pipeline.train(uow=services.uow, plan=plan, weights=services.settings.event_weights, version=version)
+        pipeline.train(
+            uow=services.uow,
+            plan=plan,
+            weights=services.settings.event_weights,
+            version=version,
+            artifacts=services.settings.artifacts,
+        )
 
 
 @models.route("/<model_id>")

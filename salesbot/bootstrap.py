@@ -60,7 +60,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     uow = lambda: UnitOfWork(session_factory)  # noqa: E731
-    recommender = Recommender(uow, check_every=settings.model_check_seconds)
+    recommender = Recommender(uow, check_every=settings.model_check_seconds, artifacts=settings.artifacts)
     conversations = Conversations(
         settings=settings,
         uow=uow,

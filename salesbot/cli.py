@@ -261,7 +261,13 @@ def train(
         bar.update(done - bar.n)
 
     try:
-        version = pipeline.train(uow=app.uow, plan=plan, weights=app.settings.event_weights, on_progress=progress)
+        version = pipeline.train(
+            uow=app.uow,
+            plan=plan,
+            weights=app.settings.event_weights,
+            on_progress=progress,
+            artifacts=app.settings.artifacts,
+        )
     finally:
         for bar in bars.values():
             bar.close()
@@ -306,7 +312,12 @@ def tune(ctx: click.Context, trials: int, max_epochs: int, seed: int, activate_i
     click.echo(tabulate(rows, headers=("validation ndcg@10", "epochs", *columns), tablefmt="simple"))
     best = results[0].params
     click.echo(f"\ntraining a version with the best: {best.loss}, {best.components} components, {best.epochs} epochs")
-    version = pipeline.train(uow=app.uow, plan=pipeline.Plan(params=best), weights=app.settings.event_weights)
+    version = pipeline.train(
+        uow=app.uow,
+        plan=pipeline.Plan(params=best),
+        weights=app.settings.event_weights,
+        artifacts=app.settings.artifacts,
+    )
     _print_metrics(version.metrics)
     if activate_if_better and pipeline.activate_if_better(uow=app.uow, version=version):
         click.echo(f"\n{version.id} is now active")

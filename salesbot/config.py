@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from salesbot.errors import InvalidInput
@@ -65,6 +66,10 @@ class Settings:
     unknown_items: str = field(
         default="reject",
         metadata={"help": "Events for items not in the catalog: `reject` them or `keep` them"},
+    )
+    artifact_dir: str | None = field(
+        default=None,
+        metadata={"help": "Directory for trained models' artifacts (shared by every API host); the database if unset"},
     )
     model_check_seconds: float = field(
         default=5.0,
@@ -156,6 +161,10 @@ class Settings:
             raise InvalidInput.for_field("SALESBOT_MESSAGE_MAX_CHARS", "must be at least 1")
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
+
+    @property
+    def artifacts(self) -> Path | None:
+        return Path(self.artifact_dir) if self.artifact_dir else None
 
     @property
     def uses_llm(self) -> bool:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ def train(
     weights: Mapping[str, float],
     on_progress: Progress = lambda phase, done, total: None,
     version: ModelVersion | None = None,
+    artifacts: Path | None = None,
 ) -> ModelVersion:
     """Train, evaluate and store a new version (not activated). A failure is recorded on the version."""
     plan = replace(plan, weights=plan.weights or weights)
@@ -84,7 +86,12 @@ def train(
             shortlists=shortlists,
         )
         return versions.finish(
-            uow=uow(), version_id=version.id, artifact=artifact, data=_snapshot(store, everything), metrics=report
+            uow=uow(),
+            version_id=version.id,
+            artifact=artifact,
+            data=_snapshot(store, everything),
+            metrics=report,
+            artifacts=artifacts,
         )
     except Exception as exc:
         log.exception("training %s failed", version.id)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 
 from models import Customer, Event, Item
 from salesbot.database import UnitOfWork
-from salesbot.errors import NotFound
+from salesbot.errors import NotFound, Unavailable
 from salesbot.recommender import versions
 from salesbot.recommender.evaluation import top_k
 from salesbot.recommender.versions import Artifact
@@ -173,9 +174,10 @@ class Loaded:
 class Recommender:
     """Recommendations for customers, sessions and items, from whichever model version is active."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = 5.0):
+    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = 5.0, artifacts: Path | None = None):
         # The catalog's stock and prices are re-read a dozen checks apart: a minute by default.
         self._uow, self._check_every, self._shelf_every = uow, check_every, 12 * check_every
+        self._artifacts = artifacts
         self._loaded: Loaded | None = None
         self._checked_at = -np.inf
         self._lock = threading.Lock()
@@ -222,7 +224,11 @@ class Recommender:
             return None
         if self._loaded is not None and self._loaded.version_id == version_id:
             return self._loaded
-        artifact = versions.load_artifact(uow=self._uow(), version_id=version_id)
+        try:
+            artifact = versions.load_artifact(uow=self._uow(), version_id=version_id, artifacts=self._artifacts)
+        except (NotFound, Unavailable) as problem:  # shoppers still get an answer: the last model, or popular
+            log.error("cannot serve %s: %s", version_id, problem)
+            return self._loaded
         return Loaded(
             version_id=version_id,
             artifact=artifact,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,7 @@ from sqlalchemy import func, select, update
 from models import Event, ModelVersion
 from models.base import utcnow
 from salesbot.database import UnitOfWork
-from salesbot.errors import InvalidInput, NotFound
+from salesbot.errors import InvalidInput, NotFound, Unavailable
 from salesbot.recommender.training import Embeddings
 
 
@@ -63,14 +66,35 @@ def start(*, uow: UnitOfWork, params: dict[str, Any]) -> ModelVersion:
         return version
 
 
-def finish(*, uow: UnitOfWork, version_id: str, artifact: Artifact, data: dict, metrics: dict) -> ModelVersion:
+def finish(
+    *,
+    uow: UnitOfWork,
+    version_id: str,
+    artifact: Artifact,
+    data: dict,
+    metrics: dict,
+    artifacts: Path | None = None,
+) -> ModelVersion:
+    """Keep the trained version: its artifact in `artifacts` (a directory every API host shares, named by the
+    content's sha256) or, without one, in the database."""
     blob = artifact.pack()
+    digest = hashlib.sha256(blob).hexdigest()
+    if artifacts is not None:
+        _write_file(artifacts / f"{digest}.npz", blob)
     with uow:
         version = _get(uow, version_id)
         version.status, version.data, version.metrics, version.finished_at = "ready", data, metrics, utcnow()
-        version.artifact, version.artifact_sha256 = blob, hashlib.sha256(blob).hexdigest()
+        version.artifact, version.artifact_sha256 = (None if artifacts else blob), digest
         uow.commit()
         return version
+
+
+def _write_file(path: Path, blob: bytes) -> None:
+    """Written whole or not at all: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as part:
+        part.write(blob)
+    os.replace(part.name, path)
 
 
 def fail(*, uow: UnitOfWork, version_id: str, error: str) -> None:
@@ -156,11 +180,19 @@ def online(*, uow: UnitOfWork, version_id: str) -> dict[str, float | int]:
     }
 
 
-def load_artifact(*, uow: UnitOfWork, version_id: str) -> Artifact:
+def load_artifact(*, uow: UnitOfWork, version_id: str, artifacts: Path | None = None) -> Artifact:
+    """The version's artifact, from the database or from `artifacts`; a file whose content does not match the
+    recorded sha256 is refused."""
     with uow:
-        blob = uow.session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == version_id))
+        blob, digest = uow.session.execute(
+            select(ModelVersion.artifact, ModelVersion.artifact_sha256).where(ModelVersion.id == version_id)
+        ).one()
+    if blob is None and digest and artifacts is not None and (artifacts / f"{digest}.npz").exists():
+        blob = (artifacts / f"{digest}.npz").read_bytes()
     if blob is None:
-        raise NotFound(f"model {version_id!r} has no artifact")
+        raise NotFound(f"model {version_id!r} has no artifact here (is SALESBOT_ARTIFACT_DIR the trainer's?)")
+    if digest and hashlib.sha256(blob).hexdigest() != digest:
+        raise Unavailable(f"model {version_id!r}: its artifact does not match its sha256; refusing to serve it")
     return Artifact.unpack(blob)
 
 

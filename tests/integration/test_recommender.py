@@ -9,6 +9,7 @@ from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
+from salesbot.errors import Unavailable
 from salesbot.recommender import pipeline, versions
 from salesbot.recommender.serving import Filters
 
@@ -268,3 +269,22 @@ def test_train_can_skip_the_hold_out_and_still_serve(shop, database_url):
     active = versions.get(uow=shop.uow(), version_id=versions.active_id(uow=shop.uow()))
     assert "model" not in active.metrics
     assert shop.recommender.for_customer("a-1", n=3, filters=Filters()).strategy == "personal"
+
+
+def test_artifacts_can_live_in_a_shared_directory_and_are_checked(shop, database_url, tmp_path):
+    shared = tmp_path / "artifacts"
+    version = pipeline.train(uow=shop.uow, plan=SMALL, weights=shop.settings.event_weights, artifacts=shared)
+    assert [path.name for path in shared.iterdir()] == [f"{version.artifact_sha256}.npz"]
+    versions.activate(uow=shop.uow(), version_id=version.id)
+    host = bootstrap(Settings(database_url=database_url, model_check_seconds=0, artifact_dir=str(shared)))
+    assert host.recommender.for_customer("a-1", n=3, filters=Filters()).model_version == version.id
+    # A host without the file, or with a tampered one, answers with popular items rather than an error.
+    elsewhere = bootstrap(Settings(database_url=database_url, model_check_seconds=0, artifact_dir=str(tmp_path)))
+    assert elsewhere.recommender.for_customer("a-1", n=3, filters=Filters()).model_version is None
+    (shared / f"{version.artifact_sha256}.npz").write_bytes(b"tampered")
+    with pytest.raises(Unavailable, match="sha256"):
+        versions.load_artifact(uow=shop.uow(), version_id=version.id, artifacts=shared)
+    tampered = bootstrap(Settings(database_url=database_url, model_check_seconds=0, artifact_dir=str(shared)))
+    assert tampered.recommender.for_customer("a-1", n=3, filters=Filters()).strategy == "popular"
+    for services in (host, elsewhere, tampered):
+        services.close()
