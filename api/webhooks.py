@@ -147,9 +147,8 @@ class Rotation(MethodView):
     def post(self, endpoint_id):
         """A new signing secret; the old one also signs until the grace period ends (space-separated)"""
         hours = salesbot().settings.webhook_secret_grace_hours
-        secret = endpoints.rotate(uow=uow(), endpoint_id=endpoint_id, grace=timedelta(hours=hours))
-        return {"secret": secret, "previous_secret_expires_at": endpoints.get(uow=uow(), endpoint_id=endpoint_id)
-                .previous_secret_expires_at}  # fmt: skip
+        secret, until = endpoints.rotate(uow=uow(), endpoint_id=endpoint_id, grace=timedelta(hours=hours))
+        return {"secret": secret, "previous_secret_expires_at": until}
 
 
 @hooks.route("/<endpoint_id>/test")

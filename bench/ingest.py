@@ -17,18 +17,17 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from loopback import free_port, wait_for
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tabulate import tabulate
@@ -183,7 +182,7 @@ def http_rate(url: str, folder: Path, batches: int, clients: int = 4) -> tuple[f
         events.record(uow=shop.uow(), events=json.loads(body)["events"], policy=shop.event_policy)
     in_process = (batches // 4) * 1000 / (time.perf_counter() - started)
     shop.close()
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "SALESBOT_DATABASE_URL": url,
         "SALESBOT_RATE_LIMIT": "1000000/minute",
@@ -197,7 +196,7 @@ def http_rate(url: str, folder: Path, batches: int, clients: int = 4) -> tuple[f
         stderr=(folder / "gunicorn.log").open("w"),
     )
     try:
-        _wait_for(port)
+        wait_for(port)
         started = time.perf_counter()
         _post_all(port, secret, bodies[batches // 4 :], clients)
         over_http = (batches - batches // 4) * 1000 / (time.perf_counter() - started)
@@ -252,22 +251,6 @@ def _post_all(port: int, secret: str, bodies: list[bytes], clients: int) -> None
         thread.join()
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed: {sorted(set(failures))}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(port: int) -> None:
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def postgres_reachable(url: str) -> bool:

@@ -16,18 +16,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from lightfm import LightFM
+from loopback import free_port, wait_for
 from scipy import sparse
 from tabulate import tabulate
 
@@ -152,7 +151,7 @@ def batch(embeddings: Embeddings, n_items: int, customers_sampled: int) -> tuple
 
 
 def http_figures(url: str, secret: str, customers: int, seconds: float, clients: int = 8) -> list[tuple]:
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "SALESBOT_DATABASE_URL": url,
         "SALESBOT_RATE_LIMIT": "100000000/minute",
@@ -165,7 +164,7 @@ def http_figures(url: str, secret: str, customers: int, seconds: float, clients:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(port)
+        wait_for(port)
         headers = {"Authorization": f"Bearer {secret}"}
         paths = {"recommendations": lambda n: f"/v1/customers/c-{n % customers}/recommendations?n=10&max_price=300"}
         paths["trivial (/healthz)"] = lambda n: "/healthz"
@@ -232,22 +231,6 @@ def _load(port: int, headers: dict, path, *, seconds: float, clients: int, rate:
     for thread in threads:
         thread.join()
     return latencies
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(port: int) -> None:
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def main() -> None:

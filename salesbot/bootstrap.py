@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import openai
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,7 +65,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         uow=uow,
         recommender=recommender,
         library=Library(uow, check_every=settings.model_check_seconds),
-        llm=_llm(settings),
+        llm=LLMBrain.configured(settings),
     )
     return Salesbot(
         settings=settings,
@@ -75,15 +74,3 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         recommender=recommender,
         conversations=conversations,
     )
-
-
-def _llm(settings: Settings) -> LLMBrain | None:
-    if not settings.uses_llm:
-        return None
-    client = openai.OpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
-        timeout=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-    )
-    return LLMBrain(client, model=settings.llm_model)

@@ -42,7 +42,7 @@ ECHO_WORDS = 8  # this many words in a row from the instructions is a leak
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Checked:
     decision: Decision
     problems: tuple[str, ...]  # why parts were dropped; `safe` False means the reply itself was refused
     safe: bool
@@ -65,7 +65,7 @@ def wants_human(text: str) -> bool:
     return HUMAN.search(text) is not None
 
 
-def check(decision: Decision, context: Context, *, instructions: str) -> Verdict:
+def check(decision: Decision, context: Context, *, instructions: str) -> Checked:
     """The decision with everything it may not do removed; `safe` False when its reply must be replaced."""
     problems: list[str] = []
     fields = _fields(decision.fields, context, problems)
@@ -89,7 +89,7 @@ def check(decision: Decision, context: Context, *, instructions: str) -> Verdict
         intent=intent,
         quick_replies=tuple(str(reply)[:60] for reply in decision.quick_replies[:6]),
     )
-    return Verdict(decision=checked, problems=tuple(problems), safe=not refused)
+    return Checked(decision=checked, problems=tuple(problems), safe=not refused)
 
 
 def _supplied(ids: tuple[str, ...], allowed: set[str], what: str, problems: list[str]) -> tuple[str, ...]:

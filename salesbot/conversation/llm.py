@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 
+from salesbot.config import Settings
 from salesbot.conversation.brains import INTENTS, Context, Decision
 
 INSTRUCTIONS = """You are the sales assistant of an online store, talking with a visitor in a chat window.
@@ -71,6 +72,19 @@ class LLMBrain:
 
     def __init__(self, client: openai.OpenAI, *, model: str) -> None:
         self._client, self._model = client, model
+
+    @classmethod
+    def configured(cls, settings: Settings) -> LLMBrain | None:
+        """The brain the settings ask for, or None when the rules brain is to answer alone."""
+        if not settings.uses_llm:
+            return None
+        client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+        return cls(client, model=settings.llm_model)
 
     def decide(self, context: Context) -> Decision:
         try:

@@ -62,15 +62,15 @@ def delete(*, uow: UnitOfWork, endpoint_id: str) -> None:
         uow.commit()
 
 
-def rotate(*, uow: UnitOfWork, endpoint_id: str, grace: timedelta) -> str:
-    """A new secret; the old one keeps signing too (space-separated signatures) until the grace period ends."""
-    secret = new_secret()
+def rotate(*, uow: UnitOfWork, endpoint_id: str, grace: timedelta) -> tuple[str, datetime]:
+    """A new secret, and until when the old one keeps signing too (space-separated signatures)."""
+    secret, until = new_secret(), utcnow() + grace
     with uow:
         endpoint = _get(uow, endpoint_id)
         endpoint.previous_secret, endpoint.secret = endpoint.secret, secret
-        endpoint.previous_secret_expires_at = utcnow() + grace
+        endpoint.previous_secret_expires_at = until
         uow.commit()
-    return secret
+    return secret, until
 
 
 def send_test(*, uow: UnitOfWork, endpoint_id: str) -> Delivery:
