@@ -108,7 +108,7 @@ class PopularItems(MethodView):
 
 class ModelOut(Schema):
     id = fields.Str(required=True)
-    status = fields.Str(required=True, metadata={"description": "training, ready or failed"})
+    status = fields.Str(required=True, metadata={"description": "queued, training, ready or failed"})
     is_active = fields.Bool(required=True)
     created_at = fields.DateTime(required=True)
     finished_at = fields.DateTime(allow_none=True)
@@ -154,19 +154,22 @@ class Models(MethodView):
         """Train a new version in the background; follow it with GET /v1/models/{id}"""
         services = salesbot()
         plan = pipeline.Plan(params=pipeline.Params(**options))
-        version = pipeline.start(uow=services.uow, plan=plan)
-        services.run_in_background(f"train-{version.id}", _train_quietly, services, plan, version)
+        version = pipeline.start(uow=services.uow, plan=plan, queued=True)
+        services.run_in_background(f"train-{version.id}", _train_here, services, version.id)
         return version
 
 
-def _train_quietly(services, plan, version) -> None:  # type: ignore[no-untyped-def]
-    # A failure is recorded on the version itself (status failed, with the error) and logged by train().
-    with contextlib.suppress(Exception):
-        pipeline.train(
+def _train_here(services, version_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Train the queued version in this process, unless a worker claimed it first. Should this process die
+    mid-run, its heartbeat stops and a `salesbot worker` takes the job over."""
+    version = versions.claim(uow=services.uow(), stale_after=pipeline.STALE_AFTER, version_id=version_id)
+    if version is None:
+        return
+    with contextlib.suppress(Exception):  # a failure is recorded on the version itself and logged by train()
+        pipeline.run_job(
             uow=services.uow,
-            plan=plan,
-            weights=services.settings.event_weights,
             version=version,
+            weights=services.settings.event_weights,
             artifacts=services.settings.artifacts,
         )
 

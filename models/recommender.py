@@ -25,7 +25,7 @@ class ModelVersion(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # training, ready, failed
+    status: Mapped[str] = mapped_column(String(16))  # queued, training, ready, failed
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     params: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
@@ -36,4 +36,5 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a training run's last sign of life
     served: Mapped[int] = mapped_column(BigInteger, default=0)  # recommendation lists answered with it

@@ -392,7 +392,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> None:
-    """Deliver webhooks: signed, retried on schedule, until SIGTERM (what is in flight finishes first).
+    """Deliver webhooks (signed, retried on schedule) and run queued training jobs, until SIGTERM.
 
     On PostgreSQL run as many as you like side by side; on SQLite run one.
     """
@@ -404,11 +404,19 @@ def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> Non
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    trainer = threading.Thread(
+        target=pipeline.take_jobs,
+        args=(stop,),
+        kwargs={"uow": app.uow, "weights": settings.event_weights, "artifacts": settings.artifacts},
+        name="training-jobs",
+        daemon=True,
+    )
     click.echo(f"delivering webhooks from {settings.database_url.split('@')[-1]} (Ctrl-C stops)", err=True)
     try:
         if once:
             click.echo(f"{runner.deliver_due()} deliveries attempted")
         else:
+            trainer.start()  # training jobs queued through the API, or left by a process that died
             runner.run(stop, poll=poll)
     finally:
         runner.close()

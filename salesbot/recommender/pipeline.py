@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,8 @@ log = logging.getLogger("salesbot.recommender")
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 SHORTLIST = 128  # items kept per customer for serving without scoring the whole catalog
 HOLDOUT_SHARE = 0.2
+BEAT_EVERY = 10.0  # seconds between a training run's heartbeats
+STALE_AFTER = timedelta(minutes=10)  # a run silent this long died; another process takes its job
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,53 @@ class Plan:
     evaluate: bool = True  # False: no hold-out model (about half the time), and no metrics to compare
 
 
-def start(*, uow: Callable[[], UnitOfWork], plan: Plan) -> ModelVersion:
-    """The version row a training run fills in, made first so that callers can answer with its id."""
-    return versions.start(uow=uow(), params=plan.params.as_dict() | {"half_life_days": plan.half_life_days})
+def start(*, uow: Callable[[], UnitOfWork], plan: Plan, queued: bool = False) -> ModelVersion:
+    """The version row a training run fills in, made first so that callers can answer with its id; `queued`
+    leaves the run to whichever process claims it (the API's background thread or a worker)."""
+    params = plan.params.as_dict() | {"half_life_days": plan.half_life_days}
+    return versions.start(uow=uow(), params=params, status="queued" if queued else "training")
+
+
+def plan_of(version: ModelVersion) -> Plan:
+    """The plan a queued version was made with (its params)."""
+    params = dict(version.params)
+    half_life_days = params.pop("half_life_days", None)
+    known = {name: value for name, value in params.items() if name in Params.__dataclass_fields__}
+    return Plan(params=Params(**known), half_life_days=half_life_days)
+
+
+def run_job(
+    *, uow: Callable[[], UnitOfWork], version: ModelVersion, weights: Mapping[str, float], artifacts: Path | None
+) -> ModelVersion:
+    """Train a claimed version, beating at least every BEAT_EVERY seconds so no other process takes it over."""
+    last = [time.monotonic()]
+
+    def alive(_phase: str, _done: int, _total: int) -> None:
+        if time.monotonic() - last[0] >= BEAT_EVERY:
+            versions.beat(uow=uow(), version_id=version.id)
+            last[0] = time.monotonic()
+
+    plan = plan_of(version)
+    return train(uow=uow, plan=plan, weights=weights, on_progress=alive, version=version, artifacts=artifacts)
+
+
+def take_jobs(
+    stop: threading.Event,
+    *,
+    uow: Callable[[], UnitOfWork],
+    weights: Mapping[str, float],
+    artifacts: Path | None,
+    every: float = 5.0,
+) -> None:
+    """A worker's training loop: run queued jobs, and those whose process died, one at a time, until `stop`."""
+    while not stop.is_set():
+        version = versions.claim(uow=uow(), stale_after=STALE_AFTER)
+        if version is None:
+            stop.wait(every)
+            continue
+        log.info("training %s (claimed by this worker)", version.id)
+        with contextlib.suppress(Exception):  # a failure is recorded on the version and logged by train()
+            run_job(uow=uow, version=version, weights=weights, artifacts=artifacts)
 
 
 def train(

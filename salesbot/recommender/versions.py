@@ -9,11 +9,12 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from models import Event, ModelVersion
 from models.base import utcnow
@@ -58,12 +59,57 @@ class Artifact:
         return cls(**named, embeddings=Embeddings(**arrays))
 
 
-def start(*, uow: UnitOfWork, params: dict[str, Any]) -> ModelVersion:
-    version = ModelVersion(id="mv_" + secrets.token_hex(6), status="training", params=params, created_at=utcnow())
+def start(*, uow: UnitOfWork, params: dict[str, Any], status: str = "training") -> ModelVersion:
+    """A new version row: `training` for a run starting here, `queued` for one any worker may take."""
+    now = utcnow()
+    version = ModelVersion(
+        id="mv_" + secrets.token_hex(6), status=status, params=params, created_at=now, heartbeat_at=now
+    )
     with uow:
         uow.session.add(version)
         uow.commit()
         return version
+
+
+def claim(*, uow: UnitOfWork, stale_after: timedelta, version_id: str | None = None) -> ModelVersion | None:
+    """A training job to run here: a queued one, or one whose run stopped beating (its process died).
+    Atomic: of several processes asking at once, one gets each job."""
+    now = utcnow()
+    waiting = select(ModelVersion).where(
+        or_(
+            ModelVersion.status == "queued",
+            (ModelVersion.status == "training") & (ModelVersion.heartbeat_at < now - stale_after),
+        )
+    )
+    if version_id is not None:
+        waiting = waiting.where(ModelVersion.id == version_id)
+    with uow:
+        for version in uow.session.scalars(waiting.order_by(ModelVersion.created_at).limit(5)):
+            taken = uow.session.execute(
+                update(ModelVersion)
+                .where(
+                    ModelVersion.id == version.id,
+                    ModelVersion.status == version.status,
+                    ModelVersion.heartbeat_at == version.heartbeat_at,
+                )
+                .values(status="training", heartbeat_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken:
+                uow.commit()
+                return uow.session.get(ModelVersion, version.id, populate_existing=True)
+    return None
+
+
+def beat(*, uow: UnitOfWork, version_id: str) -> None:
+    """The run is alive: no other process takes its job over."""
+    with uow:
+        uow.session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.id == version_id, ModelVersion.status == "training")
+            .values(heartbeat_at=utcnow())
+        )
+        uow.commit()
 
 
 def finish(

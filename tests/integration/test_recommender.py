@@ -1,10 +1,14 @@
 """Recommendations a shopper would notice: two taste clusters, filters, cold start, versions and hot reload."""
 
+import threading
 import time
+from datetime import timedelta
 
 import pytest
 
 from api import create_app
+from models import ModelVersion
+from models.base import utcnow
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
@@ -175,9 +179,10 @@ def test_models_api_trains_in_the_background_and_activates(client, shop):
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {keys.create(uow=shop.uow(), role='admin', name='ops')[1]}"
     started = client.post("/v1/models", json={"epochs": 5, "components": 8})
     assert started.status_code == 202
+    assert started.json["status"] == "queued"
     model_id = started.json["id"]
     deadline = time.monotonic() + 60
-    while client.get(f"/v1/models/{model_id}").json["status"] == "training" and time.monotonic() < deadline:
+    while client.get(f"/v1/models/{model_id}").json["status"] in ("queued", "training") and time.monotonic() < deadline:
         time.sleep(0.2)
     detail = client.get(f"/v1/models/{model_id}").json
     assert detail["status"] == "ready"
@@ -288,3 +293,30 @@ def test_artifacts_can_live_in_a_shared_directory_and_are_checked(shop, database
     assert tampered.recommender.for_customer("a-1", n=3, filters=Filters()).strategy == "popular"
     for services in (host, elsewhere, tampered):
         services.close()
+
+
+def test_a_training_run_whose_process_died_is_taken_up_by_a_worker(shop):
+    plan = pipeline.Plan(params=pipeline.Params(components=8, epochs=3))
+    alive = pipeline.start(uow=shop.uow, plan=plan)  # training right now, somewhere
+    died = pipeline.start(uow=shop.uow, plan=plan)
+    with shop.uow() as uow:
+        uow.session.get(ModelVersion, died.id).heartbeat_at = utcnow() - timedelta(minutes=11)
+        uow.commit()
+    queued = pipeline.start(uow=shop.uow, plan=plan, queued=True)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=pipeline.take_jobs,
+        args=(stop,),
+        kwargs={"uow": shop.uow, "weights": shop.settings.event_weights, "artifacts": None, "every": 0.1},
+    )
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and {versions.get(uow=shop.uow(), version_id=v.id).status
+                                           for v in (died, queued)} != {"ready"}:  # fmt: skip
+        time.sleep(0.1)
+    stop.set()
+    worker.join(timeout=60)
+    assert versions.get(uow=shop.uow(), version_id=died.id).status == "ready"
+    assert versions.get(uow=shop.uow(), version_id=queued.id).status == "ready"
+    assert versions.get(uow=shop.uow(), version_id=alive.id).status == "training"  # left to its own process
+    assert versions.get(uow=shop.uow(), version_id=died.id).params["epochs"] == 3
