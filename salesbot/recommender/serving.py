@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ log = logging.getLogger("salesbot.recommender")
 VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
 MASKS_KEPT = 256
+SHELF_COLUMNS = (Item.item_id, Item.title, Item.category, Item.price, Item.currency, Item.in_stock)
+SHELF_NAMES = ["item_id", "title", "category", "price", "currency", "in_stock"]
 SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
 Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
 
@@ -96,21 +99,41 @@ class Shelf:
     in_stock: np.ndarray
     masks: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)  # per filter set, built once
 
+    count: int = 0  # catalog rows when read
+    as_of: datetime | None = None  # the newest change read
+
     @classmethod
     def read(cls, uow: UnitOfWork, item_ids: np.ndarray) -> Shelf:
         with uow:
-            query = select(Item.item_id, Item.title, Item.category, Item.price, Item.currency, Item.in_stock)
-            rows = uow.session.execute(query).all()
-        columns = ["item_id", "title", "category", "price", "currency", "in_stock"]
-        frame = pd.DataFrame(rows, columns=columns).set_index("item_id")
-        frame = frame.reindex(pd.Index(item_ids))
+            count, newest = uow.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
+            rows = uow.session.execute(select(*SHELF_COLUMNS)).all()
+        frame = pd.DataFrame(rows, columns=SHELF_NAMES).set_index("item_id").reindex(pd.Index(item_ids))
         return cls(
             titles=frame.title.fillna("").to_numpy(dtype=object),
             categories=frame.category.to_numpy(dtype=object),
             prices=pd.to_numeric(frame.price, errors="coerce").astype("float64").to_numpy(),
             currencies=frame.currency.fillna("").to_numpy(dtype=object),
             in_stock=frame.in_stock.fillna(False).astype(bool).to_numpy(),  # gone from the catalog: never shown
+            count=count,
+            as_of=newest,
         )
+
+    def refreshed(self, uow: UnitOfWork, item_ids: np.ndarray, positions: dict[str, int]) -> Shelf:
+        """The shelf as the catalog is now, reading only the items changed since; all of it after a deletion."""
+        with uow:
+            count, newest = uow.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
+            if count != self.count or self.as_of is None:
+                return Shelf.read(uow, item_ids)
+            if newest == self.as_of:
+                return self
+            changed = uow.session.execute(select(*SHELF_COLUMNS).where(Item.updated_at >= self.as_of)).all()
+        arrays = {name: getattr(self, name).copy() for name in ("titles", "categories", "prices", "currencies",
+                                                                  "in_stock")}  # fmt: skip
+        for item_id, title, category, price, currency, in_stock in changed:
+            if (at := positions.get(item_id)) is not None:
+                arrays["titles"][at], arrays["categories"][at], arrays["currencies"][at] = title, category, currency
+                arrays["prices"][at], arrays["in_stock"][at] = float(price), bool(in_stock)
+        return Shelf(**arrays, count=count, as_of=newest)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """Items that pass the catalog filters (read-only; shared by the requests that use the same filters)."""
@@ -205,9 +228,9 @@ class Recommender:
             self._restocker.join(timeout=30)
 
     def _restock(self, loaded: Loaded) -> None:
-        """Re-read stock and prices on the side; requests meanwhile use the shelf they have."""
+        """Re-read changed stock and prices on the side; requests meanwhile use the shelf they have."""
         try:
-            shelf = Shelf.read(self._uow(), loaded.artifact.item_ids)
+            shelf = loaded.shelf.refreshed(self._uow(), loaded.artifact.item_ids, loaded.positions)
             loaded.shelf, loaded.shelf_read_at = shelf, time.monotonic()
         except Exception:
             log.exception("re-reading the catalog for serving failed; keeping the last one")

@@ -320,3 +320,25 @@ def test_a_training_run_whose_process_died_is_taken_up_by_a_worker(shop):
     assert versions.get(uow=shop.uow(), version_id=queued.id).status == "ready"
     assert versions.get(uow=shop.uow(), version_id=alive.id).status == "training"  # left to its own process
     assert versions.get(uow=shop.uow(), version_id=died.id).params["epochs"] == 3
+
+
+def test_stock_and_price_changes_reach_serving_without_a_new_model(shop, trained):
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+
+    def tea(**filters):
+        return {s.item_id: s for s in shop.recommender.for_customer("a-1", n=10, filters=Filters(**filters)).items}
+
+    first = tea()
+    gone, dearer = sorted(first)[:2]
+    items.put(uow=shop.uow(), item_id=gone, title="Tea", category="tea", price="5", currency="EUR", in_stock=False)
+    items.put(uow=shop.uow(), item_id=dearer, title="Tea", category="tea", price="95", currency="EUR")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (gone in tea() or tea().get(dearer, first[dearer]).price != 95):
+        time.sleep(0.05)  # the catalog is re-read on the side (here after every check)
+    assert gone not in tea()
+    assert tea()[dearer].price == 95
+    items.delete(uow=shop.uow(), item_id=dearer)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and dearer in tea():
+        time.sleep(0.05)
+    assert dearer not in tea()
