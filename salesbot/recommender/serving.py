@@ -118,15 +118,17 @@ class Shelf:
             as_of=newest,
         )
 
-    def refreshed(self, uow: UnitOfWork, item_ids: np.ndarray, positions: dict[str, int]) -> Shelf:
+    def refreshed(self, uow: Callable[[], UnitOfWork], item_ids: np.ndarray, positions: dict[str, int]) -> Shelf:
         """The shelf as the catalog is now, reading only the items changed since; all of it after a deletion."""
-        with uow:
-            count, newest = uow.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
-            if count != self.count or self.as_of is None:
-                return Shelf.read(uow, item_ids)
-            if newest == self.as_of:
-                return self
-            changed = uow.session.execute(select(*SHELF_COLUMNS).where(Item.updated_at >= self.as_of)).all()
+        with uow() as work:
+            count, newest = work.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
+            edits_only = count == self.count and self.as_of is not None
+            if edits_only and newest != self.as_of:
+                changed = work.session.execute(select(*SHELF_COLUMNS).where(Item.updated_at >= self.as_of)).all()
+        if not edits_only:
+            return Shelf.read(uow(), item_ids)
+        if newest == self.as_of:
+            return self
         arrays = {name: getattr(self, name).copy() for name in ("titles", "categories", "prices", "currencies",
                                                                   "in_stock")}  # fmt: skip
         for item_id, title, category, price, currency, in_stock in changed:
@@ -230,7 +232,7 @@ class Recommender:
     def _restock(self, loaded: Loaded) -> None:
         """Re-read changed stock and prices on the side; requests meanwhile use the shelf they have."""
         try:
-            shelf = loaded.shelf.refreshed(self._uow(), loaded.artifact.item_ids, loaded.positions)
+            shelf = loaded.shelf.refreshed(self._uow, loaded.artifact.item_ids, loaded.positions)
             loaded.shelf, loaded.shelf_read_at = shelf, time.monotonic()
         except Exception:
             log.exception("re-reading the catalog for serving failed; keeping the last one")
