@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.access import requires, spend
 from api.wiring import salesbot, uow
@@ -22,12 +22,22 @@ faq = Blueprint("faqs", __name__, url_prefix="/v1/faqs", description="Questions 
 ID = {"validate": validate.Length(min=1, max=128)}
 
 
+class PageIn(Schema):
+    """Where the visitor is; other keys the widget sends are kept as they are."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    item_ids = fields.List(fields.Str(validate=validate.Length(min=1, max=128)), validate=validate.Length(max=50))
+    url = fields.Str(validate=validate.Length(max=2000))
+
+
 class StartIn(Schema):
     customer_id = fields.Str(load_default=None, **ID, metadata={"description": "A signed-in customer (server keys)"})
     visitor_id = fields.Str(load_default=None, **ID, metadata={"description": "An anonymous visitor's id"})
     channel = fields.Str(load_default="web", validate=validate.Length(min=1, max=32))
-    page = fields.Dict(
-        load_default=dict, metadata={"description": 'Where the visitor is, e.g. {"item_ids": ["sku-1"]}'}
+    page = fields.Nested(
+        PageIn, load_default=dict, metadata={"description": 'Where the visitor is, e.g. {"item_ids": ["sku-1"]}'}
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import phonenumbers
 from dateutil import parser as dates
@@ -57,6 +57,7 @@ HORIZON = re.compile(
     r"\s+(?P<unit>day|week|month|year)s?\b",
     re.I,
 )
+MAX_DAYS = 3650  # "in 10000 years" is "not within ten years"
 WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "few": 3}
 SOON = re.compile(r"\b(asap|as soon as possible|urgent(ly)?|immediately|right away|right now|yesterday)\b", re.I)
 NOT_SOON = re.compile(r"\b(no rush|no hurry|just (browsing|looking)|some ?day|not sure when|no timeline)\b", re.I)
@@ -160,11 +161,16 @@ def _budget_of(match: re.Match, *, currency: str, needs_currency: bool) -> dict 
 def _number(digits: str | None, scale: str | None) -> float | None:
     if not digits:
         return None
-    digits = digits.replace("'", "").replace(" ", "")
+    digits = digits.replace("'", "").replace(" ", "").rstrip(",.")
     if re.fullmatch(r"\d{1,3}([,.]\d{3})+", digits):  # 150,000 or 250.000: thousands separators
-        value = float(re.sub(r"[,.]", "", digits))
-    else:
-        value = float(digits.replace(",", "") if digits.count(",") and digits.count(".") else digits.replace(",", "."))
+        digits = re.sub(r"[,.]", "", digits)
+    elif re.fullmatch(r"[\d,.]*\d[,.]\d{1,2}", digits):  # 1.000,50 or 1,000.50: the last mark is the decimal one
+        whole, fraction = re.split(r"[,.](?=\d{1,2}$)", digits)
+        digits = re.sub(r"[,.]", "", whole) + "." + fraction
+    try:
+        value = float(digits)
+    except ValueError:
+        return None  # "5..", "1,2,3": not a number anyone would write
     return value * SCALES.get((scale or "").lower(), 1.0)
 
 
@@ -197,7 +203,7 @@ def _due(text: str, *, today: date, asked: bool) -> date | None:
 
 def _later(today: date, count: int, unit: str) -> date:
     days = {"day": 1, "week": 7, "month": 30, "year": 365}[unit]
-    return today + timedelta(days=count * days)
+    return today + timedelta(days=min(count * days, MAX_DAYS))
 
 
 def _quarter_end(today: date, match: re.Match) -> date:
@@ -233,14 +239,13 @@ def _last_day(year: int, month: int) -> date:
 
 
 def _explicit_date(text: str, *, today: date) -> date | None:
-    try:
-        parsed = dates.parse(text, fuzzy=True, default=date(today.year, today.month, 1).replace(day=1), dayfirst=True)
-    except (ValueError, OverflowError):
-        return None
     if not re.search(r"\d", text):
         return None
-    found = parsed.date() if hasattr(parsed, "date") else parsed
-    return found if found >= today else None
+    try:
+        parsed = dates.parse(text, fuzzy=True, default=datetime(today.year, today.month, 1), dayfirst=True)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return parsed.date() if parsed.date() >= today else None
 
 
 def email(text: str) -> str | None:

@@ -9,6 +9,7 @@ nothing of its instructions. A decision that fails is replaced by the rules brai
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -30,8 +31,11 @@ HUMAN = re.compile(
 )
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|prozent|por ciento|pour cent)", re.I)
-LINK = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|io|shop|store|de|co|uk|biz|info|xyz|ly)\b", re.I)
-CODE = re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9-]{4,}\b")
+LINK = re.compile(r"\b(?:https?://|www\.)\S+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b(?:/\S*)?", re.I)
+CODE = re.compile(  # letters and digits mixed, or any word right after "code"/"coupon"
+    r"\b(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9-]{4,}\b|\b(?:code|coupon|voucher|promo)\s*:?\s*([a-z0-9-]{3,})\b",
+    re.I,
+)
 DEAL = re.compile(
     r"\b(discount|coupon|voucher|promo|rebate|% off|percent off|free of charge|for free|gratis|rabatt|descuento|"
     r"remise|réduction|sconto|gutschein)\b",
@@ -87,9 +91,23 @@ def check(decision: Decision, context: Context, *, instructions: str) -> Checked
         offer_id=offer,
         asks=asks,
         intent=intent,
-        quick_replies=tuple(str(reply)[:60] for reply in decision.quick_replies[:6]),
+        quick_replies=_safe_replies(decision.quick_replies, context, instructions, problems),
     )
     return Checked(decision=checked, problems=tuple(problems), safe=not refused)
+
+
+def _safe_replies(
+    replies: tuple[str, ...], context: Context, instructions: str, problems: list[str]
+) -> tuple[str, ...]:
+    """At most four short answers the visitor can tap, each held to the reply's rules."""
+    kept = []
+    for reply in replies[:4]:
+        refused = _unsafe_reply(str(reply)[:60], context, instructions)
+        if refused:
+            problems.append(f"quick reply {str(reply)[:60]!r}: {refused[0]}")
+        else:
+            kept.append(str(reply)[:60])
+    return tuple(kept)
 
 
 def _supplied(ids: tuple[str, ...], allowed: set[str], what: str, problems: list[str]) -> tuple[str, ...]:
@@ -124,7 +142,7 @@ def normalise(kind: str, value: Any, context: Context) -> Any:
     checker = STRUCTURED.get(kind)
     try:
         return checker(value, context) if checker else None
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
@@ -154,15 +172,22 @@ def _from_text(kind: str, text: str, context: Context) -> Any:
             return text
 
 
+def _finite(number: object) -> float:
+    found = float(number)  # type: ignore[arg-type]
+    if not math.isfinite(found):
+        raise ValueError("not a finite number")
+    return found
+
+
 def _money(value: dict, context: Context) -> dict:
-    amount = float(value["amount"])
+    amount = _finite(value["amount"])
     currency = str(value.get("currency") or context.currency).upper()
     period = value.get("period")
     if amount <= 0 or not re.fullmatch(r"[A-Z]{3}", currency) or period not in (None, "year", "month", "week"):
         raise ValueError("not a budget")
     found = {"amount": amount, "currency": currency, "period": period}
     if value.get("min") is not None and value.get("max") is not None:
-        low, high = float(value["min"]), float(value["max"])
+        low, high = _finite(value["min"]), _finite(value["max"])
         if not 0 < low <= high:
             raise ValueError("not a range")
         found |= {"amount": high, "min": low, "max": high}
@@ -184,7 +209,7 @@ def _authority(value: dict, context: Context) -> dict:
 
 
 def _size(value: dict, context: Context) -> dict:
-    low, high = int(value["min"]), int(value.get("max", value["min"]))
+    low, high = int(_finite(value["min"])), int(_finite(value.get("max", value["min"])))
     if not 0 < low <= high:
         raise ValueError("not a size")
     return {"min": low, "max": high}
@@ -201,12 +226,13 @@ STRUCTURED = {"money": _money, "timeline": _timeline, "authority": _authority, "
 
 def _unsafe_reply(reply: str, context: Context, instructions: str) -> list[str]:
     """Why the reply may not be shown, if it may not."""
+    reply = unicodedata.normalize("NFKC", reply)  # full-width digits and percent signs become plain ones
     if not reply.strip():
         return ["empty reply"]
     if len(reply) > REPLY_LIMIT:
         return [f"reply longer than {REPLY_LIMIT} characters"]
-    store, anyone = _facts(context)
-    claims = _claims(reply, store, anyone)
+    store, products, visitor = _facts(context)
+    claims = _claims(reply, store, products, visitor)
     problems = [f"states {what} {found!r}, which no supplied fact says" for what, found in claims]
     if DEAL.search(reply) and not DEAL.search(store):
         problems.append("promises a deal the server did not choose")
@@ -215,8 +241,9 @@ def _unsafe_reply(reply: str, context: Context, instructions: str) -> list[str]:
     return problems
 
 
-def _facts(context: Context) -> tuple[str, str]:
-    """(what the store itself says: FAQ answers, questions, the chosen offer; everything supplied this turn).
+def _facts(context: Context) -> tuple[str, str, str]:
+    """(what the store itself says: FAQ answers, questions, the chosen offer; the products shown; what the
+    visitor said and gave).
 
     Percentages, deals, codes and links may only come from the first: a visitor asking for "50% off", or a
     product title carrying an injected instruction, does not make a discount true.
@@ -225,20 +252,26 @@ def _facts(context: Context) -> tuple[str, str]:
     store += [p.item_id for p in context.products] + list(EXPECTED.values())  # the rules brain's own hints
     if context.offer:
         store.append(str(context.offer.get("text", "")))
-    anyone = [context.message, *store, *(str(value) for value in context.known.values())]
-    anyone += [f"{p.item_id} {p.title} {p.price} {p.currency} {p.category or ''}" for p in context.products]
-    return "\n".join(store), "\n".join(anyone)
+    products = [f"{p.title} {p.price} {p.currency} {p.category or ''}" for p in context.products]
+    visitor = [context.message, *(str(value) for value in context.known.values())]
+    return "\n".join(store), "\n".join(products), "\n".join(visitor)
 
 
-def _claims(reply: str, store: str, anyone: str) -> list[tuple[str, str]]:
+def _claims(reply: str, store: str, products: str, visitor: str) -> list[tuple[str, str]]:
     """Percentages, figures, links, codes and e-mails in the reply that the facts lack."""
+    anyone = "\n".join((store, products, visitor))
     store_numbers = {_number(n) for n in NUMBER.findall(store)}
     any_numbers = {_number(n) for n in NUMBER.findall(anyone)}
     store_text, any_text = store.lower(), anyone.lower()
+    catalog_text = store_text + "\n" + products.lower()
     found = [("a percentage", p) for p in PERCENT.findall(reply) if _number(NUMBER.findall(p)[0]) not in store_numbers]
     found += [("a figure", n) for n in NUMBER.findall(reply) if _number(n) not in any_numbers]
     found += [("a link", link) for link in LINK.findall(reply) if link.lower().rstrip(".,)") not in store_text]
-    found += [("a code", code) for code in CODE.findall(reply) if code.lower() not in store_text]
+    for match in CODE.finditer(reply):
+        # After "code"/"voucher" only the store's own text may say it; a model number may also be a product's.
+        code, allowed = (match.group(1), store_text) if match.group(1) else (match.group(0), catalog_text)
+        if code.lower() not in allowed:
+            found.append(("a code", code))
     found += [("an e-mail", mail) for mail in extract.EMAIL.findall(reply) if mail.lower() not in any_text]
     return found
 

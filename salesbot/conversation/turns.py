@@ -23,7 +23,7 @@ from salesbot.config import Settings
 from salesbot.conversation import crm, guard, qualification, scoring
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library
-from salesbot.conversation.llm import INSTRUCTIONS, BrainFailed
+from salesbot.conversation.llm import INSTRUCTIONS
 from salesbot.conversation.qualification import Schema
 from salesbot.conversation.rules import RulesBrain
 from salesbot.database import UnitOfWork
@@ -171,10 +171,10 @@ class Conversations:
             return self._rules_decision(context), "rules", ("token budget spent",)
         try:
             decision = self._llm.decide(context)
-        except BrainFailed as failure:
+            verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
+        except Exception as failure:  # BrainFailed, or an answer odd enough to trip the guard itself
             log.warning("conversation %s: the LLM failed (%s); the rules brain answers", conversation.id, failure)
             return self._rules_decision(context), "rules", (str(failure),)
-        verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
         if verdict.problems:
             log.warning("conversation %s: the LLM's decision was corrected: %s", conversation.id, verdict.problems)
         if verdict.safe:
@@ -227,6 +227,8 @@ class Conversations:
         decision, context = turning.decision, turning.context
         with self._uow() as uow:
             conversation = uow.session.get(Conversation, turning.conversation_id, with_for_update=True)
+            if conversation.status == "closed":  # closed while the brain was thinking
+                raise Conflict(f"conversation {conversation.id} is closed; start a new one")
             lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
             now, before = utcnow(), (lead.status, dict(lead.fields), conversation.status)
             verdict = self._score(uow, lead, context.schema, decision.fields, now=now)

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,8 @@ log = logging.getLogger("salesbot.recommender")
 VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
 MASKS_KEPT = 256
+WHOLE_SHELF_EVERY = 600.0  # seconds
+LATE_COMMITS = timedelta(seconds=30)
 SHELF_COLUMNS = (Item.item_id, Item.title, Item.category, Item.price, Item.currency, Item.in_stock)
 SHELF_NAMES = ["item_id", "title", "category", "price", "currency", "in_stock"]
 SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
@@ -101,6 +103,7 @@ class Shelf:
 
     count: int = 0  # catalog rows when read
     as_of: datetime | None = None  # the newest change read
+    read_whole_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def read(cls, uow: UnitOfWork, item_ids: np.ndarray) -> Shelf:
@@ -122,9 +125,15 @@ class Shelf:
         """The shelf as the catalog is now, reading only the items changed since; all of it after a deletion."""
         with uow() as work:
             count, newest = work.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
-            edits_only = count == self.count and self.as_of is not None
+            # A deletion and an addition leave the count as it was: the whole catalog is re-read now and then too.
+            edits_only = (
+                count == self.count
+                and self.as_of is not None
+                and time.monotonic() - self.read_whole_at < WHOLE_SHELF_EVERY
+            )
             if edits_only and newest != self.as_of:
-                changed = work.session.execute(select(*SHELF_COLUMNS).where(Item.updated_at >= self.as_of)).all()
+                since = self.as_of - LATE_COMMITS  # rows stamped earlier but committed after the last read
+                changed = work.session.execute(select(*SHELF_COLUMNS).where(Item.updated_at >= since)).all()
         if not edits_only:
             return Shelf.read(uow(), item_ids)
         if newest == self.as_of:
@@ -135,24 +144,31 @@ class Shelf:
             if (at := positions.get(item_id)) is not None:
                 arrays["titles"][at], arrays["categories"][at], arrays["currencies"][at] = title, category, currency
                 arrays["prices"][at], arrays["in_stock"][at] = float(price), bool(in_stock)
-        return Shelf(**arrays, count=count, as_of=newest)
+        return Shelf(**arrays, count=count, as_of=newest, read_whole_at=self.read_whole_at)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """Items that pass the catalog filters (read-only; shared by the requests that use the same filters)."""
         key = (filters.category, filters.min_price, filters.max_price, filters.in_stock)
-        if key not in self.masks:
-            if len(self.masks) >= MASKS_KEPT:
-                self.masks.clear()
-            self.masks[key] = self._allowed(filters)
-            self.masks[key].flags.writeable = False
-        return self.masks[key]
+        mask = self.masks.get(key)
+        if mask is None:  # requests on other threads may clear the cache meanwhile: keep our own reference
+            mask = self._allowed(filters)
+            mask.flags.writeable = False
+            self._keep(key, mask)
+        return mask
 
     def eligible(self, filters: Filters) -> np.ndarray:
         """Positions of the items that pass the catalog filters."""
         key = ("positions", filters.category, filters.min_price, filters.max_price, filters.in_stock)
-        if key not in self.masks:
-            self.masks[key] = np.flatnonzero(self.allowed(filters))
-        return self.masks[key]
+        positions = self.masks.get(key)
+        if positions is None:
+            positions = np.flatnonzero(self.allowed(filters))
+            self._keep(key, positions)
+        return positions
+
+    def _keep(self, key: tuple, value: np.ndarray) -> None:
+        if len(self.masks) >= MASKS_KEPT:
+            self.masks.clear()
+        self.masks[key] = value
 
     def _allowed(self, filters: Filters) -> np.ndarray:
         mask = ~pd.isna(self.prices)

@@ -10,6 +10,7 @@ again when its lease runs out.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -31,6 +32,7 @@ from salesbot.webhooks import payloads, urls
 log = logging.getLogger("salesbot.webhooks")
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # seconds before attempt 1, 2, ... 8
 JITTER = 0.1
+MAX_RETRY_AFTER = float(max(SCHEDULE))  # a receiver may ask us to wait, but not forever
 LEASE = timedelta(seconds=60)  # the default; SALESBOT_WEBHOOK_LEASE_SECONDS
 FAILING_LIMIT = timedelta(days=5)
 RESPONSE_CAP = 64 * 1024  # bytes read from a receiver's answer
@@ -95,7 +97,7 @@ class Sender:
             )  # fmt: skip
             head = response.read(RESPONSE_CAP)
             response.release_conn()
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: e.g. an unencodable host
             return Outcome(None, None, "", f"{type(exc).__name__}: {exc}"[:500], _ms(started))
         retry_after = _seconds(response.headers.get("Retry-After")) if response.status in (429, 503) else None
         return Outcome(response.status, retry_after, head[:HEAD].decode(errors="replace"), None, _ms(started))
@@ -104,8 +106,8 @@ class Sender:
         timeout = urllib3.Timeout(total=self.timeout)
         if target.scheme == "https":
             return urllib3.HTTPSConnectionPool(
-                target.address, target.port, timeout=timeout, server_hostname=target.host,
-                assert_hostname=target.host, cert_reqs="CERT_REQUIRED", maxsize=1,
+                target.address, target.port, timeout=timeout, server_hostname=_ascii(target.host),
+                assert_hostname=_ascii(target.host), cert_reqs="CERT_REQUIRED", maxsize=1,
             )  # fmt: skip
         return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, maxsize=1)
 
@@ -134,7 +136,7 @@ class Worker:
 
     def deliver_due(self, limit: int | None = None) -> int:
         """One round: claim what is due, send it concurrently, record every attempt. Returns how many."""
-        claimed = self.claim(limit or self._concurrency * 4)
+        claimed = self.claim(limit or self._concurrency)  # one wave: it finishes well within the lease
         list(self._pool.map(self._deliver, claimed))
         return len(claimed)
 
@@ -246,17 +248,26 @@ class Worker:
 
 def _host_header(target: urls.Target) -> str:
     default = 443 if target.scheme == "https" else 80
-    host = f"[{target.host}]" if ":" in target.host else target.host
+    host = f"[{target.host}]" if ":" in target.host else _ascii(target.host)
     return host if target.port == default else f"{host}:{target.port}"
+
+
+def _ascii(host: str) -> str:
+    """An internationalised host name as DNS, TLS and HTTP write it (punycode)."""
+    try:
+        return host.encode("idna").decode()
+    except UnicodeError:
+        return host
 
 
 def _seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP date: fall back to the schedule
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def _ms(started: float) -> float:

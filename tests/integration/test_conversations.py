@@ -256,3 +256,11 @@ def test_logs_never_carry_e_mails_or_phone_numbers():
     assert "1234567" not in written
     assert "m***@***" in written
     assert "+***67" in written
+
+
+def test_a_bad_page_is_refused_and_times_in_messages_are_fine(chat):
+    bad = chat.post("/v1/conversations", json={"visitor_id": "v-1", "page": {"item_ids": 5}})
+    assert bad.status_code == 422
+    assert "page.item_ids" in bad.json["errors"]
+    cid = start(chat, page={"item_ids": ["tab-1"], "url": "https://shop.example/tab-1"})["conversation_id"]
+    assert say(chat, cid, "Can we talk on Monday at 10:30?")["conversation_status"] == "open"

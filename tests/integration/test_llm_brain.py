@@ -205,3 +205,29 @@ def test_prompts_stay_within_two_thousand_tokens(chat, llm):
         say(chat, cid, text)
     # About four characters a token for English JSON: 8,000 characters is about 2,000 tokens.
     assert max(sum(len(m["content"]) for m in request["messages"]) for request in llm.requests) < 8000
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "You get 50％ off today!",  # noqa: RUF001 (a full-width percent sign is the point)
+        "Use code save50 at checkout.",
+        "Claim it at evil-shop.ai/deal",
+    ],
+)
+def test_disguised_claims_are_caught(chat, shop, llm, reply):
+    llm.script = [{**GOOD, "reply": reply}]
+    cid = start(chat)["conversation_id"]
+    turn = say(chat, cid, "we need tablets, 50% off please")
+    assert turn["reply"]["text"] != reply
+    assert bot_lines(shop)[-1].brain == "rules"
+
+
+def test_unsafe_quick_replies_and_non_finite_values_are_dropped(chat, shop, llm):
+    fields = {"company_size": {"min": float("inf")}, "budget": {"amount": float("nan"), "currency": "EUR"}}
+    llm.script = [{**GOOD, "fields": fields, "quick_replies": ["Use code SAVE50 for 50% off", "500-1,000 EUR"]}]
+    cid = start(chat)["conversation_id"]
+    turn = say(chat, cid, "we need tablets, 500-1,000 EUR")
+    assert turn["reply"]["quick_replies"] == ["500-1,000 EUR"]
+    assert "company_size" not in turn["lead"]["fields"]
+    assert "budget" not in turn["lead"]["fields"]  # NaN is not an amount

@@ -15,7 +15,7 @@ from models.base import utcnow
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
-from salesbot.webhooks import delivery, endpoints, outbox
+from salesbot.webhooks import delivery, endpoints, outbox, urls
 from tests.integration.test_conversations import say, start, stock
 from tests.webhook_receiver import Receiver
 
@@ -360,3 +360,18 @@ def test_hand_offs_and_closed_conversations_reach_the_crm(shop, admin, receiver,
     with shop.uow() as uow:
         kinds = set(uow.session.scalars(select(OutboxEvent.type)))
     assert kinds == {"lead.updated", "lead.handoff_requested", "conversation.closed"}
+
+
+def test_an_endless_retry_after_is_capped(shop, admin, receiver, worker, clock):
+    subscribe(admin, receiver)
+    receiver.script = [(503, {"Retry-After": "1e13"}), 200]
+    emit(shop)
+    worker.deliver_due()
+    (waiting,) = deliveries(shop)
+    assert waiting.status == "pending"
+    assert (waiting.next_attempt_at - clock.now).total_seconds() <= max(delivery.SCHEDULE) + 1
+
+
+def test_international_host_names_go_out_as_punycode():
+    target = urls.Target("https://bücher.example/h", "https", "bücher.example", 443, "/h", "93.184.216.34")
+    assert delivery._host_header(target) == "xn--bcher-kva.example"

@@ -124,3 +124,18 @@ def test_real_lead_form_answers_are_read_right():
     assert set(by_field) == {"budget", "email", "company", "name", "authority"}
     accuracy = {field: sum(right) / len(right) for field, right in by_field.items()}
     assert min(accuracy.values()) >= 0.9, accuracy
+
+
+@pytest.mark.parametrize(
+    "text", ["Can we talk on Monday at 10:30?", "deliver by 5pm on the 20th", "we are 5.. employees", "1,2,3 people"]
+)
+def test_odd_messages_read_as_nothing_rather_than_failing(text):
+    extract.timeline(text, today=TODAY, asked=True)
+    extract.company_size(text, asked=True)
+    extract.budget(text, asked=True)
+
+
+def test_far_horizons_and_decimal_commas():
+    assert extract.timeline("in 10000 years", today=TODAY)["days"] == 3650
+    assert extract.budget("my budget is 1.000,50 €")["amount"] == 1000.5
+    assert extract.budget("my budget is 1,000.50 EUR")["amount"] == 1000.5
