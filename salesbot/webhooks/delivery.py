@@ -34,6 +34,7 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # seconds before attemp
 JITTER = 0.1
 MAX_RETRY_AFTER = float(max(SCHEDULE))  # a receiver may ask us to wait, but not forever
 LEASE = timedelta(seconds=60)  # the default; SALESBOT_WEBHOOK_LEASE_SECONDS
+LEASE_MARGIN = timedelta(seconds=5)  # a delivery is not started this close to the end of its lease
 FAILING_LIMIT = timedelta(days=5)
 RESPONSE_CAP = 64 * 1024  # bytes read from a receiver's answer
 HEAD = 500  # bytes of it kept in the delivery log
@@ -136,7 +137,7 @@ class Worker:
 
     def deliver_due(self, limit: int | None = None) -> int:
         """One round: claim what is due, send it concurrently, record every attempt. Returns how many."""
-        claimed = self.claim(limit or self._concurrency)  # one wave: it finishes well within the lease
+        claimed = self.claim(limit or self._concurrency * 4)
         list(self._pool.map(self._deliver, claimed))
         return len(claimed)
 
@@ -177,6 +178,8 @@ class Worker:
         return [Claimed(d.id, d.attempts, lease, endpoint, event) for d, endpoint, event in rows]
 
     def _deliver(self, claimed: Claimed) -> None:
+        if self._clock() >= claimed.leased_until - LEASE_MARGIN:
+            return  # slow receivers ate the lease: another round (or worker) claims it again; never send twice
         try:
             self.record(claimed, self.attempt(claimed))
         except Exception:

@@ -375,3 +375,14 @@ def test_an_endless_retry_after_is_capped(shop, admin, receiver, worker, clock):
 def test_international_host_names_go_out_as_punycode():
     target = urls.Target("https://bücher.example/h", "https", "bücher.example", 443, "/h", "93.184.216.34")
     assert delivery._host_header(target) == "xn--bcher-kva.example"
+
+
+def test_a_delivery_whose_lease_ran_out_is_not_sent_twice(shop, admin, receiver, worker, clock):
+    subscribe(admin, receiver)
+    emit(shop)
+    (claimed,) = worker.claim(10)
+    clock.set(claimed.leased_until)  # the receivers before it were slow
+    worker._deliver(claimed)
+    assert receiver.requests == []  # left for the next claim, which sends it once
+    assert worker.deliver_due() == 1
+    assert len(receiver.requests) == 1
