@@ -198,3 +198,10 @@ def llm() -> Iterator[ScriptedLLM]:
     server = ScriptedLLM().start()
     yield server
     server.stop()
+
+
+def keyed_client(services: Salesbot, role: str = "server"):  # type: ignore[no-untyped-def]
+    """A test client of the app on `services` that sends a fresh key of `role` with every request."""
+    client = create_app(services=services).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=services.uow(), role=role, name=role)[1]
+    return client

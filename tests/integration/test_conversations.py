@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from api import create_app
 from models import LeadChange
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
@@ -17,6 +16,7 @@ from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
 from salesbot.conversation import faqs
 from salesbot.logs import configure_logging
+from tests.conftest import keyed_client
 
 PRODUCTS = [
     ("tab-1", "Tablet Lite", "tablets", "199"),
@@ -44,10 +44,7 @@ def shop(database_url):
 
 @pytest.fixture
 def chat(shop):
-    app = create_app(services=shop)
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="server", name="t")[1]
-    return client
+    return keyed_client(shop)
 
 
 def start(chat, **body):
@@ -235,8 +232,7 @@ def test_known_customers_score_for_what_they_did_in_the_store(chat, shop):
 def test_each_conversation_is_rate_limited_on_its_own(database_url):
     services = bootstrap(Settings(database_url=database_url, conversation_rate_limit="3/minute"))
     stock(services)
-    client = create_app(services=services).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=services.uow(), role="server", name="t")[1]
+    client = keyed_client(services, "server")
     first, second = start(client)["conversation_id"], start(client, visitor_id="v-2")["conversation_id"]
     for _ in range(3):
         say(client, first, "we need tablets")

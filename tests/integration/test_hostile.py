@@ -12,13 +12,12 @@ import re
 
 import pytest
 
-from api import create_app
-from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import items
 from salesbot.config import Settings
 from salesbot.conversation import guard
 from salesbot.conversation.llm import INSTRUCTIONS
+from tests.conftest import keyed_client
 from tests.integration.test_conversations import say, start, stock
 
 OTHER_EMAIL, OTHER_PHONE, OTHER_NAME = "bob.other@example.com", "+4917612345678", "Bobby Tables"
@@ -175,8 +174,7 @@ def brain(request, database_url, llm):
     stock(services)
     items.put(uow=services.uow(), item_id="tab-p", title=POISONED_TITLE, category="tablets", price="499",
               currency="EUR")  # fmt: skip
-    client = create_app(services=services).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=services.uow(), role="server", name="t")[1]
+    client = keyed_client(services, "server")
     # Another visitor's conversation with personal data, before the hostile one.
     other = start(client, visitor_id="bob")["conversation_id"]
     say(client, other, f"I'm {OTHER_NAME}, {OTHER_EMAIL}, {OTHER_PHONE}, we need tablets")

@@ -9,11 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from api import create_app
 from models import Message
-from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
+from tests.conftest import keyed_client
 from tests.integration.test_conversations import say, start, stock
 from tests.llm_server import Refusal, Slow, Status
 
@@ -49,8 +48,7 @@ def shop(database_url, llm):
 
 @pytest.fixture
 def chat(shop):
-    client = create_app(services=shop).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="server", name="t")[1]
+    client = keyed_client(shop, "server")
     return client
 
 
@@ -155,8 +153,7 @@ def test_a_timeout_falls_back_within_the_turn(database_url, llm):
         Settings(database_url=database_url, llm_base_url=llm.base_url, llm_timeout_seconds=0.3, llm_max_retries=0)
     )
     stock(services)
-    client = create_app(services=services).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=services.uow(), role="server", name="t")[1]
+    client = keyed_client(services, "server")
     llm.script = [Slow(2.0, GOOD)]
     cid = start(client)["conversation_id"]
     turn = say(client, cid, "we need tablets")
@@ -187,8 +184,7 @@ def test_500s_until_the_retries_run_out_fall_back(chat, shop, llm):
 def test_past_the_token_budget_the_rules_brain_answers(database_url, llm):
     services = bootstrap(Settings(database_url=database_url, llm_base_url=llm.base_url, llm_token_budget=1))
     stock(services)
-    client = create_app(services=services).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=services.uow(), role="server", name="t")[1]
+    client = keyed_client(services, "server")
     llm.script = [GOOD]
     cid = start(client)["conversation_id"]
     say(client, cid, "we need tablets")

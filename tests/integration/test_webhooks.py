@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from api import create_app
 from models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from models.base import utcnow
-from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
 from salesbot.webhooks import delivery, endpoints, outbox, urls
+from tests.conftest import keyed_client
 from tests.integration.test_conversations import say, start, stock
 from tests.webhook_receiver import Receiver
 
@@ -53,8 +52,7 @@ def shop(database_url):
 
 @pytest.fixture
 def admin(shop):
-    client = create_app(services=shop).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="admin", name="a")[1]
+    client = keyed_client(shop, "admin")
     return client
 
 
@@ -123,8 +121,7 @@ def test_the_secret_is_shown_once_and_urls_are_checked(admin):
 
 def test_a_qualified_lead_reaches_the_crm_signed_with_what_a_rep_needs(shop, admin, receiver, worker):
     subscribe(admin, receiver, event_types=["lead.qualified"])
-    chat = create_app(services=shop).test_client()
-    chat.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="server", name="s")[1]
+    chat = keyed_client(shop, "server")
     cid = start(chat)["conversation_id"]
     say(chat, cid, "I'm Maria from Acme, we need 5 laptops asap, budget 8000 EUR, I'm the CTO")
     assert worker.deliver_due() == 0  # not qualified yet: nothing to say
@@ -342,8 +339,7 @@ def test_a_test_event_goes_to_one_endpoint_and_shows_in_the_log(shop, admin, rec
 
 def test_hand_offs_and_closed_conversations_reach_the_crm(shop, admin, receiver, worker):
     subscribe(admin, receiver, event_types=["lead.handoff_requested", "conversation.closed"])
-    chat = create_app(services=shop).test_client()
-    chat.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + keys.create(uow=shop.uow(), role="server", name="s")[1]
+    chat = keyed_client(shop, "server")
     cid = start(chat)["conversation_id"]
     say(chat, cid, "I'd like to talk to a real person, I'm Bob from Initech")
     chat.post(f"/v1/conversations/{cid}/csat", json={"score": 5, "comment": "quick and friendly"})
