@@ -23,8 +23,8 @@ BLUEPRINTS = (
     catalog.events,
     recommender.models,
     conversation.conversations,
-    conversation.schemas,
-    conversation.faq,
+    conversation.qualification,
+    conversation.faqs,
     webhooks.hooks,
     webhooks.sent,
 )

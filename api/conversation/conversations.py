@@ -1,4 +1,4 @@
-"""Conversations with visitors, the qualification schema marketers edit, and the FAQ the bot answers from."""
+"""/v1/conversations: chats with visitors that qualify leads."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.access import requires, spend
-from api.wiring import salesbot, uow
+from api.wiring import salesbot
 from salesbot.access.roles import Role
-from salesbot.conversation import faqs, qualification
 from salesbot.errors import InvalidInput
 
-conversations = Blueprint(
-    "conversations", __name__, url_prefix="/v1/conversations", description="Chats that qualify leads"
-)
-schemas = Blueprint("qualification", __name__, url_prefix="/v1/qualification-schema", description="What the bot asks")
-faq = Blueprint("faqs", __name__, url_prefix="/v1/faqs", description="Questions and answers the bot answers from")
+blp = Blueprint("conversations", __name__, url_prefix="/v1/conversations", description="Chats that qualify leads")
 
 ID = {"validate": validate.Length(min=1, max=128)}
 
@@ -108,11 +103,11 @@ class TranscriptOut(Schema):
     lead = fields.Nested(LeadOut, required=True)
 
 
-@conversations.route("")
+@blp.route("")
 class Conversations(MethodView):
     @requires(Role.SITE, Role.SERVER)
-    @conversations.arguments(StartIn)
-    @conversations.response(201, TurnOut)
+    @blp.arguments(StartIn)
+    @blp.response(201, TurnOut)
     def post(self, body):
         """Start a conversation; the answer carries the greeting and the first question"""
         if body["customer_id"] and g.key_holder.role is Role.SITE:
@@ -124,20 +119,20 @@ class Conversations(MethodView):
         return salesbot().conversations.start(**body)
 
 
-@conversations.route("/<conversation_id>")
+@blp.route("/<conversation_id>")
 class ConversationTranscript(MethodView):
     @requires(Role.SITE, Role.SERVER, Role.REP)
-    @conversations.response(200, TranscriptOut)
+    @blp.response(200, TranscriptOut)
     def get(self, conversation_id):
         """The transcript and the lead as it stands"""
         return salesbot().conversations.transcript(conversation_id)
 
 
-@conversations.route("/<conversation_id>/messages")
+@blp.route("/<conversation_id>/messages")
 class Messages(MethodView):
     @requires(Role.SITE, Role.SERVER)
-    @conversations.arguments(MessageIn)
-    @conversations.response(200, TurnOut)
+    @blp.arguments(MessageIn)
+    @blp.response(200, TurnOut)
     def post(self, body, conversation_id):
         """The visitor says something; the bot replies, and the lead is updated and scored"""
         services = salesbot()
@@ -145,117 +140,20 @@ class Messages(MethodView):
         return services.conversations.say(conversation_id, body["text"])
 
 
-@conversations.route("/<conversation_id>/csat")
+@blp.route("/<conversation_id>/csat")
 class Satisfaction(MethodView):
     @requires(Role.SITE, Role.SERVER)
-    @conversations.arguments(CsatIn)
-    @conversations.response(200, TranscriptOut)
+    @blp.arguments(CsatIn)
+    @blp.response(200, TranscriptOut)
     def post(self, body, conversation_id):
         """How satisfied the visitor was, 1 to 5, with an optional comment"""
         return salesbot().conversations.rate(conversation_id, **body)
 
 
-@conversations.route("/<conversation_id>/close")
+@blp.route("/<conversation_id>/close")
 class Closing(MethodView):
     @requires(Role.SITE, Role.SERVER, Role.REP)
-    @conversations.response(200, TranscriptOut)
+    @blp.response(200, TranscriptOut)
     def post(self, conversation_id):
         """End the conversation; further messages get 409"""
         return salesbot().conversations.close(conversation_id)
-
-
-class FieldIn(Schema):
-    name = fields.Str(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
-    type = fields.Str(required=True, validate=validate.OneOf(qualification.TYPES))
-    question = fields.Str(required=True, validate=validate.Length(min=1, max=500))
-    required = fields.Bool(load_default=False)
-    weight = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=100))
-    rule = fields.Dict(load_default=dict)
-    disqualifies = fields.Bool(load_default=False)
-
-
-class ThresholdsIn(Schema):
-    qualified = fields.Float(load_default=60.0, validate=validate.Range(min=0, max=100))
-    hot = fields.Float(load_default=80.0, validate=validate.Range(min=0, max=101))
-    nurture = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=100))
-
-
-class SchemaIn(Schema):
-    fields_ = fields.List(
-        fields.Nested(FieldIn), data_key="fields", required=True, validate=validate.Length(min=1, max=40)
-    )
-    thresholds = fields.Nested(ThresholdsIn, load_default=dict)
-
-
-class SchemaOut(Schema):
-    version = fields.Int(required=True)
-    fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields", required=True)
-    thresholds = fields.Dict(required=True)
-
-
-@schemas.route("")
-class QualificationSchema(MethodView):
-    @requires(Role.MARKETER, Role.REP)
-    @schemas.response(200, SchemaOut)
-    def get(self):
-        """The current qualification schema: fields in asking order, weights, rules and thresholds"""
-        return qualification.current(uow=uow()).as_dict()
-
-    @requires(Role.MARKETER)
-    @schemas.arguments(SchemaIn)
-    @schemas.response(200, SchemaOut)
-    def put(self, body):
-        """Save a new version; conversations already started keep the version they began with"""
-        saved = qualification.save(
-            uow=uow(), fields=body["fields_"], thresholds=body["thresholds"], author=g.key_holder.key_id
-        )
-        return saved.as_dict()
-
-
-class FaqIn(Schema):
-    question = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
-    answer = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
-    tags = fields.List(fields.Str(validate=validate.Length(max=100)), load_default=list)
-
-
-class FaqOut(FaqIn):
-    id = fields.Str(required=True)
-    updated_at = fields.DateTime(required=True)
-
-
-@faq.route("")
-class Faqs(MethodView):
-    @requires(Role.MARKETER)
-    @faq.response(200, FaqOut(many=True))
-    def get(self):
-        """Every FAQ"""
-        return faqs.get_all(uow=uow())
-
-    @requires(Role.MARKETER)
-    @faq.arguments(FaqIn)
-    @faq.response(201, FaqOut)
-    def post(self, body):
-        """Add a question and its answer"""
-        return faqs.create(uow=uow(), **body)
-
-
-@faq.route("/<faq_id>")
-class OneFaq(MethodView):
-    @requires(Role.MARKETER)
-    @faq.response(200, FaqOut)
-    def get(self, faq_id):
-        """One FAQ"""
-        return faqs.get(uow=uow(), faq_id=faq_id)
-
-    @requires(Role.MARKETER)
-    @faq.arguments(FaqIn)
-    @faq.response(200, FaqOut)
-    def put(self, body, faq_id):
-        """Replace a question and its answer"""
-        return faqs.update(uow=uow(), faq_id=faq_id, **body)
-
-    @requires(Role.MARKETER)
-    @faq.response(204)
-    def delete(self, faq_id):
-        """Delete an FAQ"""
-        faqs.delete(uow=uow(), faq_id=faq_id)
