@@ -1,4 +1,4 @@
-"""Who may call: bearer keys checked per view, CORS for browsers, rate limits per key."""
+"""Who may call: bearer keys checked per view, what a public site key must prove, CORS, rate limits per key."""
 
 from __future__ import annotations
 
@@ -9,22 +9,26 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, request
 from flask_cors import CORS
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse
+from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 
 from api.wiring import salesbot, uow
-from salesbot.access import keys
+from salesbot.access import identity, keys
 from salesbot.access.roles import Role, may
+from salesbot.config import Settings
 from salesbot.errors import PermissionDenied, Unauthenticated
 
 View = TypeVar("View", bound=Callable[..., Any])
 BEARER = "bearer "
 LIMITER_RETRY_AFTER = "X-Salesbot-Limiter-Retry-After"
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `salesbot keys create`"}
+CUSTOMER_HASH = identity.HEADER
+CONVERSATION_TOKEN = "X-Conversation-Token"
+KEY_BUDGET_IN_VIEW = "salesbot_key_budget_in_view"  # marks views that spend the key's budget themselves
 
 
 def bearer_token() -> str | None:
@@ -65,6 +69,82 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
     return holder
 
 
+def act_for(customer_id: str | None) -> None:
+    """A site key acts for a customer only with the customer's identity hash (`X-Customer-Hash`); the store's own
+    keys always may. Call it in views that take a customer id, after `requires`."""
+    holder: keys.KeyHolder = g.key_holder
+    if customer_id and holder.role is Role.SITE:
+        proof = request.headers.get(CUSTOMER_HASH)
+        identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+
+
+def conversation_visitor(view: View) -> View:
+    """A site key reaches a conversation only with the token its start answered (`X-Conversation-Token`); the
+    store's own keys always do. Put it under `requires`, so that nothing is read before the key is checked."""
+
+    @functools.wraps(view)
+    def admitted(*args: Any, **kwargs: Any) -> Any:
+        if g.key_holder.role is Role.SITE:
+            token = request.headers.get(CONVERSATION_TOKEN)
+            if not token:
+                raise PermissionDenied(
+                    f"a site key must send the conversation's token in {CONVERSATION_TOKEN}: the "
+                    "conversation_token that POST /v1/conversations answered"
+                )
+            salesbot().conversations.admit(kwargs["conversation_id"], token=token)
+        return view(*args, **kwargs)
+
+    return admitted  # type: ignore[return-value]
+
+
+def limited_per(scope: str, *, by: str, rate: Callable[[Settings], str]) -> Callable[[View], View]:
+    """A narrower limit (`rate` per `scope`, counted by the view's argument `by`) checked before the key's own budget
+    is spent: a request it refuses costs the key nothing, so one runaway conversation cannot lock out every other
+    caller of the key. The view is left out of the limiter's default check and spends the key's budget here."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            budget, whose = parse(rate_limit()), (rate_key(), request.endpoint or "")
+            limiter: Limiter = current_app.extensions["salesbot.limiter"]
+            if limiter.enabled:
+                if not limiter.limiter.test(budget, *whose):
+                    _refuse(limiter, budget, whose, f"at most {budget} for this key")
+                spend(scope, kwargs[by], rate(salesbot().settings))
+                if not limiter.limiter.hit(budget, *whose):
+                    _refuse(limiter, budget, whose, f"at most {budget} for this key")
+                _tell_budget(limiter, budget, whose)
+            return view(*args, **kwargs)
+
+        setattr(limited, KEY_BUDGET_IN_VIEW, True)
+        return limited  # type: ignore[return-value]
+
+    return decorate
+
+
+def _refuse(limiter: Limiter, limit: RateLimitItem, whose: tuple[str, ...], detail: str) -> None:
+    reset, _left = limiter.limiter.get_window_stats(limit, *whose)
+    raise TooManyRequests(detail, retry_after=max(1, math.ceil(reset - time.time())))
+
+
+def _tell_budget(limiter: Limiter, limit: RateLimitItem, whose: tuple[str, ...]) -> None:
+    """The same X-RateLimit-* headers the limiter sends on every other route."""
+    reset, left = limiter.limiter.get_window_stats(limit, *whose)
+
+    @after_this_request
+    def headers(response: Response) -> Response:
+        response.headers["X-RateLimit-Limit"] = str(limit.amount)
+        response.headers["X-RateLimit-Remaining"] = str(left)
+        response.headers["X-RateLimit-Reset"] = str(int(reset))
+        return response
+
+
+def _key_budget_in_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return bool(getattr(handler, KEY_BUDGET_IN_VIEW, False))
+
+
 def rate_key() -> str:
     """Whose counter a request spends: the key's, and for site keys the key's per client address."""
     token = bearer_token()
@@ -97,7 +177,7 @@ def install(app: Flask) -> Limiter:
         CORS(
             app,
             resources={r"/v1/*": {"origins": list(settings.cors_origins)}},
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", CUSTOMER_HASH, CONVERSATION_TOKEN],
             expose_headers=["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
             max_age=600,
         )
@@ -106,6 +186,7 @@ def install(app: Flask) -> Limiter:
         rate_key,
         app=app,
         default_limits=[rate_limit],
+        default_limits_exempt_when=_key_budget_in_view,
         storage_uri=settings.redis_url or "memory://",
         headers_enabled=True,
         # flask-limiter sets Retry-After on every response; park it where _retry_after_when_limited looks.
@@ -119,7 +200,8 @@ def install(app: Flask) -> Limiter:
 
 
 def spend(scope: str, key: str, rate: str) -> None:
-    """Count one request against `rate` for one thing (a conversation's messages); 429 once it is spent."""
+    """Count one request against `rate` for one thing (a conversation's messages); 429 once it is spent.
+    Views call it through `limited_per`, which spends the key's own budget after it."""
     limiter: Limiter = current_app.extensions["salesbot.limiter"]
     allowed = parse(rate)
     if not limiter.limiter.hit(allowed, scope, key):

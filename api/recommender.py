@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from webargs.fields import DelimitedList
 
-from api.access import requires
+from api.access import act_for, requires
 from api.schemas import Money
 from api.wiring import salesbot
 from salesbot.access.roles import Role
@@ -68,7 +68,9 @@ class CustomerRecommendations(MethodView):
     @recommendations.response(200, RecommendationsOut)
     def get(self, query, customer_id):
         """Items for a customer: personal when the model knows them, from their attributes when it does not,
-        popular when nothing is known. Purchased items are left out unless asked for"""
+        popular when nothing is known. Purchased items are left out unless asked for. A site key must send the
+        customer's identity hash in X-Customer-Hash (see "Public keys and privacy" in the README)"""
+        act_for(customer_id)
         n, filters = filters_from(query)
         return salesbot().recommender.for_customer(customer_id, n=n, filters=filters)
 

@@ -41,6 +41,8 @@ class Conversation(Base):
     asked: Mapped[str | None] = mapped_column(String(64))  # the field the bot asked for last
     misunderstood: Mapped[int] = mapped_column(SmallInteger, default=0)  # turns in a row
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    # sha256 of the token a site key must show; NULL (started before tokens) lets only the store's own keys in
+    token_hash: Mapped[str | None] = mapped_column(String(64))
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     csat_comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -93,6 +93,9 @@ def keys_create(ctx: click.Context, role: str, name: str | None) -> None:
     key, secret = keys.create(uow=services(ctx).uow(), role=role, name=name or f"{role} key")
     click.echo(f"created {key.role} key {key.id} ({key.name}); store it now, it is not shown again:", err=True)
     click.echo(secret)
+    if key.identity_secret:
+        click.echo("identity secret, for your server only (it signs customer ids for X-Customer-Hash):", err=True)
+        click.echo(key.identity_secret)
 
 
 @keys_group.command("list")
@@ -114,6 +117,16 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (see `salesbot keys list`); requests with it get 401 from now on."""
     key = keys.revoke(uow=services(ctx).uow(), key_id=key_id)
     click.echo(f"revoked {key.id} ({key.name})")
+
+
+@keys_group.command("identity-secret")
+@click.argument("key_id")
+@click.pass_context
+def keys_identity_secret(ctx: click.Context, key_id: str) -> None:
+    """Give a site key a new identity secret and print it once; customer hashes made with the old one stop working."""
+    secret = keys.new_identity_secret(uow=services(ctx).uow(), key_id=key_id)
+    click.echo(f"new identity secret for {key_id}, for your server only:", err=True)
+    click.echo(secret)
 
 
 @main.command("import")
@@ -382,6 +395,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     Settings.from_env()  # fail here, with a clear message, on a bad setting
     click.echo(f"salesbot on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+    # gunicorn's own limit answers long URLs with an HTML page; the app refuses them as problem+json instead.
+    argv += ["--limit-request-line", "0"]
     argv += ["--reload"] if reload else []
     os.execv(sys.executable, [*argv, "api:create_app()"])
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from api.access import requires, spend
+from api.access import act_for, conversation_visitor, limited_per, requires
 from api.wiring import salesbot
 from salesbot.access.roles import Role
-from salesbot.errors import InvalidInput
 
 blp = Blueprint("conversations", __name__, url_prefix="/v1/conversations", description="Chats that qualify leads")
 
@@ -28,7 +26,11 @@ class PageIn(Schema):
 
 
 class StartIn(Schema):
-    customer_id = fields.Str(load_default=None, **ID, metadata={"description": "A signed-in customer (server keys)"})
+    customer_id = fields.Str(
+        load_default=None,
+        **ID,
+        metadata={"description": "A signed-in customer; a site key must send their hash in X-Customer-Hash"},
+    )
     visitor_id = fields.Str(load_default=None, **ID, metadata={"description": "An anonymous visitor's id"})
     channel = fields.Str(load_default="web", validate=validate.Length(min=1, max=32))
     page = fields.Nested(
@@ -79,6 +81,15 @@ class TurnOut(Schema):
     handoff_reason = fields.Str(allow_none=True)
 
 
+class StartOut(TurnOut):
+    conversation_token = fields.Str(
+        required=True,
+        metadata={
+            "description": "Send it as X-Conversation-Token with a site key to use this conversation; shown only here"
+        },
+    )
+
+
 class LineOut(Schema):
     author = fields.Str(required=True)
     text = fields.Str(required=True)
@@ -107,21 +118,17 @@ class TranscriptOut(Schema):
 class Conversations(MethodView):
     @requires(Role.SITE, Role.SERVER)
     @blp.arguments(StartIn)
-    @blp.response(201, TurnOut)
+    @blp.response(201, StartOut)
     def post(self, body):
-        """Start a conversation; the answer carries the greeting and the first question"""
-        if body["customer_id"] and g.key_holder.role is Role.SITE:
-            raise InvalidInput.for_field(
-                "customer_id",
-                "a site key cannot speak for a customer; send visitor_id, or start the conversation from your "
-                "server with a server key and hand its id to the widget",
-            )
+        """Start a conversation; the answer carries the greeting, the first question and the conversation's token"""
+        act_for(body["customer_id"])
         return salesbot().conversations.start(**body)
 
 
 @blp.route("/<conversation_id>")
 class ConversationTranscript(MethodView):
     @requires(Role.SITE, Role.SERVER, Role.REP)
+    @conversation_visitor
     @blp.response(200, TranscriptOut)
     def get(self, conversation_id):
         """The transcript and the lead as it stands"""
@@ -131,18 +138,19 @@ class ConversationTranscript(MethodView):
 @blp.route("/<conversation_id>/messages")
 class Messages(MethodView):
     @requires(Role.SITE, Role.SERVER)
+    @conversation_visitor
+    @limited_per("conversation", by="conversation_id", rate=lambda settings: settings.conversation_rate_limit)
     @blp.arguments(MessageIn)
     @blp.response(200, TurnOut)
     def post(self, body, conversation_id):
         """The visitor says something; the bot replies, and the lead is updated and scored"""
-        services = salesbot()
-        spend("conversation", conversation_id, services.settings.conversation_rate_limit)
-        return services.conversations.say(conversation_id, body["text"])
+        return salesbot().conversations.say(conversation_id, body["text"])
 
 
 @blp.route("/<conversation_id>/csat")
 class Satisfaction(MethodView):
     @requires(Role.SITE, Role.SERVER)
+    @conversation_visitor
     @blp.arguments(CsatIn)
     @blp.response(200, TranscriptOut)
     def post(self, body, conversation_id):
@@ -153,6 +161,7 @@ class Satisfaction(MethodView):
 @blp.route("/<conversation_id>/close")
 class Closing(MethodView):
     @requires(Role.SITE, Role.SERVER, Role.REP)
+    @conversation_visitor
     @blp.response(200, TranscriptOut)
     def post(self, conversation_id):
         """End the conversation; further messages get 409"""

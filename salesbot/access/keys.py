@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from models import ApiKey
 from models.base import utcnow
+from salesbot.access import identity
 from salesbot.access.roles import Role, parse_role
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound, Unauthenticated
@@ -25,6 +26,8 @@ class KeyHolder:
     key_id: str
     name: str
     role: Role
+    # A site key's secret for checking customers' identity hashes; never logged, never answered.
+    identity_secret: str | None = field(default=None, repr=False, compare=False)
 
 
 def hash_secret(secret: str) -> str:
@@ -33,7 +36,10 @@ def hash_secret(secret: str) -> str:
 
 
 def create(*, uow: UnitOfWork, role: str, name: str) -> tuple[ApiKey, str]:
-    """A new key and its secret; the secret is never stored and cannot be shown again."""
+    """A new key and its secret; the secret is never stored and cannot be shown again.
+
+    A site key also gets an identity secret (`key.identity_secret`) for the store's server to sign customer ids.
+    """
     chosen = parse_role(role)
     if not name.strip() or len(name) > 120:
         raise InvalidInput.for_field("name", "must be 1 to 120 characters")
@@ -44,6 +50,7 @@ def create(*, uow: UnitOfWork, role: str, name: str) -> tuple[ApiKey, str]:
         role=chosen.value,
         prefix=secret[:10],
         secret_hash=hash_secret(secret),
+        identity_secret=identity.new_secret() if chosen is Role.SITE else None,
         created_at=utcnow(),
     )
     with uow:
@@ -70,14 +77,27 @@ def revoke(*, uow: UnitOfWork, key_id: str) -> ApiKey:
         return key
 
 
+def new_identity_secret(*, uow: UnitOfWork, key_id: str) -> str:
+    """A new identity secret for a site key: the old one, and every customer hash made with it, stop working."""
+    with uow:
+        key = uow.session.get(ApiKey, key_id, with_for_update=True)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if key.role != Role.SITE:
+            raise InvalidInput.for_field("key_id", f"{key_id} is a {key.role} key; only site keys have one")
+        key.identity_secret = identity.new_secret()
+        uow.commit()
+        return key.identity_secret
+
+
 def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -> KeyHolder:
     """The holder of `secret`, or `Unauthenticated` for an unknown or revoked key.
 
     Asked of the database on every request, so that a revoked key stops working at once in every process;
-    a single-row read of five columns, without building an ORM object, on the hot path.
+    a single-row read of six columns, without building an ORM object, on the hot path.
     """
     now = now or utcnow()
-    columns = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.revoked_at, ApiKey.last_used_at)
+    columns = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.revoked_at, ApiKey.last_used_at, ApiKey.identity_secret)
     with uow:
         key = uow.session.execute(select(*columns).where(ApiKey.secret_hash == hash_secret(secret))).first()
         if key is None:
@@ -87,4 +107,4 @@ def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             uow.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
             uow.commit()
-        return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role))
+        return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role), identity_secret=key.identity_secret)

@@ -7,6 +7,8 @@ The brain is called outside any transaction: an LLM answering slowly never holds
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -74,8 +76,10 @@ class Conversations:
             raise InvalidInput.for_field("visitor_id", "send a visitor_id, or a customer_id for a signed-in customer")
         schema = qualification.current(uow=self._uow())
         first = schema.next_question({})
+        token = secrets.token_urlsafe(32)  # the visitor's browser holds it; we keep only its hash
         conversation = Conversation(
             id="cv_" + secrets.token_urlsafe(18),
+            token_hash=_token_hash(token),
             customer_id=customer_id,
             visitor_id=visitor_id,
             channel=channel,
@@ -96,7 +100,15 @@ class Conversations:
             uow.session.flush()
             uow.session.add(Message(conversation_id=conversation.id, author="bot", text=greeting, details=details))
             uow.commit()
-            return _answer(conversation, lead, schema, greeting, details)
+            return _answer(conversation, lead, schema, greeting, details) | {"conversation_token": token}
+
+    def admit(self, conversation_id: str, *, token: str) -> None:
+        """Nothing when `token` is the conversation's; else `NotFound`, as for a conversation that does not
+        exist, so that a stolen id alone tells nobody whether it is real."""
+        with self._uow() as uow:
+            stored = uow.session.scalar(select(Conversation.token_hash).where(Conversation.id == conversation_id))
+        if stored is None or not hmac.compare_digest(stored.encode(), _token_hash(token).encode()):
+            raise NotFound(f"no conversation {conversation_id!r} goes with this conversation token")
 
     def say(self, conversation_id: str, text: Any) -> dict[str, Any]:
         """One turn: the visitor's message in, the bot's reply and the lead as it now stands out."""
@@ -326,6 +338,11 @@ class Conversations:
         if conversation is None:
             raise NotFound(f"no conversation {conversation_id!r}")
         return conversation
+
+
+def _token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough (as for API keys).
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _details(decision: Decision, context: Context, problems: tuple[str, ...]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Every route refuses missing, unknown and revoked keys (401) and the wrong roles (403)."""
+"""Every route refuses missing, unknown and revoked keys (401) and the wrong roles (403); a public site key gets
+past a customer's or a conversation's route only with the proof it must send."""
 
 import pytest
 
-from salesbot.access import keys
+from salesbot.access import identity, keys
 from salesbot.access.roles import Role
 from tests.conftest import ORIGIN
 
@@ -60,6 +61,25 @@ ROUTES = [
     ("POST", "/v1/deliveries/dlv_unknown/retry", None, {Role.ADMIN}),
 ]
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
+HASH, TOKEN = "X-Customer-Hash", "X-Conversation-Token"
+# Routes in ROUTES where a site key must also prove whom it acts for: the header it must send (403 without it).
+SITE_MUST_SEND = {
+    ("GET", "/v1/customers/c-1/recommendations"): HASH,
+    ("GET", "/v1/conversations/cv_unknown"): TOKEN,
+    ("POST", "/v1/conversations/cv_unknown/messages"): TOKEN,
+    ("POST", "/v1/conversations/cv_unknown/csat"): TOKEN,
+    ("POST", "/v1/conversations/cv_unknown/close"): TOKEN,
+}
+# The same with the proof: {cid} is a conversation the site key started; the answer a site key gets with the right
+# proof, and with a wrong one (a wrong hash is refused; a wrong token finds no conversation, as an unknown id).
+SITE_WITH_PROOF = [
+    ("GET", "/v1/customers/c-1/recommendations", None, HASH, 200, 403),
+    ("POST", "/v1/conversations", {"customer_id": "c-1"}, HASH, 201, 403),
+    ("GET", "/v1/conversations/{cid}", None, TOKEN, 200, 404),
+    ("POST", "/v1/conversations/{cid}/messages", {"text": "we need tablets"}, TOKEN, 200, 404),
+    ("POST", "/v1/conversations/{cid}/csat", {"score": 5}, TOKEN, 200, 404),
+    ("POST", "/v1/conversations/{cid}/close", None, TOKEN, 200, 404),
+]
 
 
 def call(client, method, path, body, headers=None):
@@ -100,11 +120,29 @@ def test_each_role_gets_exactly_its_routes(client, as_role, method, path, body, 
     if method in {"GET", "DELETE"} and "c-1" in path:
         call(client, "PUT", "/v1/customers/c-1", CUSTOMER, as_role(Role.ADMIN))
     response = call(client, method, path, body, as_role(role))
-    if role in roles:
+    must_send = SITE_MUST_SEND.get((method, path)) if role is Role.SITE else None
+    if must_send:
+        assert response.status_code == 403, response.json
+        assert must_send in response.json["detail"]
+    elif role in roles:
         assert response.status_code in ({404} if "_unknown" in path else {200, 201, 202, 204}), response.json
     else:
         assert response.status_code == 403
         assert role.value in response.json["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "header", "right", "wrong"), SITE_WITH_PROOF)
+def test_a_site_key_with_the_right_proof_gets_through_and_a_wrong_one_does_not(
+    client, services, method, path, body, header, right, wrong
+):
+    key, secret = keys.create(uow=services.uow(), role="site", name="widget")
+    site = {"Authorization": f"Bearer {secret}"}
+    started = client.post("/v1/conversations", json={"visitor_id": "v-1"}, headers=site).json
+    path = path.format(cid=started["conversation_id"])
+    proofs = {HASH: identity.sign(key.identity_secret, "c-1"), TOKEN: started["conversation_token"]}
+    other = {HASH: identity.sign(identity.new_secret(), "c-1"), TOKEN: "not-" + started["conversation_token"]}
+    assert call(client, method, path, body, site | {header: other[header]}).status_code == wrong
+    assert call(client, method, path, body, site | {header: proofs[header]}).status_code == right
 
 
 def test_a_revoked_key_stops_working_at_once(client, services):
@@ -133,6 +171,17 @@ def test_browsers_from_allowed_origins_get_cors_headers(client):
     )
     assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    proofs = client.options(
+        "/v1/conversations/cv_1/messages",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, x-conversation-token, x-customer-hash",
+        },
+    )
+    allowed = proofs.headers["Access-Control-Allow-Headers"].lower()
+    assert "x-conversation-token" in allowed
+    assert "x-customer-hash" in allowed
     stranger = client.options(
         "/v1/items", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
     )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from models import LeadChange
-from salesbot.access import keys
+from salesbot.access import identity, keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
@@ -173,7 +173,7 @@ def test_a_bad_schema_names_the_field_and_saves_nothing(chat, shop):
     bad = [{"name": "budget", "type": "money", "question": "Budget?", "required": True, "rule": {"max_days": 3}}]
     response = chat.put("/v1/qualification-schema", json={"fields": bad}, headers=marketer)
     assert response.status_code == 422
-    assert "fields.0.rule" in response.json["errors"]
+    assert "fields.0.rule.max_days" in response.json["errors"]
     wrong_type = [{"name": "x", "type": "colour", "question": "?", "required": True}]
     response = chat.put("/v1/qualification-schema", json={"fields": wrong_type}, headers=marketer)
     assert response.status_code == 422
@@ -203,11 +203,14 @@ def test_closed_conversations_take_no_messages_and_keep_their_csat(chat):
     assert "closed" in late.json["detail"]
 
 
-def test_a_site_key_cannot_speak_for_a_customer(chat, shop):
-    site = {"Authorization": "Bearer " + keys.create(uow=shop.uow(), role="site", name="widget")[1]}
+def test_a_site_key_speaks_for_a_customer_only_with_their_identity_hash(chat, shop):
+    key, secret = keys.create(uow=shop.uow(), role="site", name="widget")
+    site = {"Authorization": "Bearer " + secret}
     response = chat.post("/v1/conversations", json={"customer_id": "c-1"}, headers=site)
-    assert response.status_code == 422
-    assert "customer_id" in response.json["errors"]
+    assert response.status_code == 403
+    assert "X-Customer-Hash" in response.json["detail"]
+    signed = site | {"X-Customer-Hash": identity.sign(key.identity_secret, "c-1")}
+    assert chat.post("/v1/conversations", json={"customer_id": "c-1"}, headers=signed).status_code == 201
     assert chat.post("/v1/conversations", json={"visitor_id": "v-9"}, headers=site).status_code == 201
     nobody = chat.post("/v1/conversations", json={})
     assert nobody.status_code == 422
