@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
-from api import access, catalog, conversation, errors, health, recommender, requests, webhooks
+from api import access, bodies, catalog, conversation, errors, health, recommender, requests, webhooks
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies)  # type: ignore[method-assign]
     requests.install(app)
     access.install(app)
+    bodies.install(app)  # after the rate limiter, so floods of bad requests are counted too
     api = errors.ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {"bearer": access.SECURITY_SCHEME}}})
     api.spec.options["security"] = [{"bearer": []}]
     for blueprint in BLUEPRINTS:

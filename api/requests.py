@@ -13,6 +13,14 @@ from salesbot.logs import request_id
 
 log = logging.getLogger("api.access")
 ACCEPTED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+LOGGED_PATH_CHARACTERS = 300
+
+
+def _loggable(path: str) -> str:
+    """A path as one safe log line: control characters escaped (no forged lines), long ones cut."""
+    shown = CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", path[:LOGGED_PATH_CHARACTERS])
+    return shown + ("..." if len(path) > LOGGED_PATH_CHARACTERS else "")
 
 
 def _begin() -> None:
@@ -25,14 +33,15 @@ def _begin() -> None:
 def _finish(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     holder = g.get("key_holder")
+    path = _loggable(request.path)
     log.info(
         "%s %s %s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
             "key_id": holder.key_id if holder else None,

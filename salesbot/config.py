@@ -67,6 +67,10 @@ class Settings:
         default="reject",
         metadata={"help": "Events for items not in the catalog: `reject` them or `keep` them"},
     )
+    trusted_event_types: tuple[str, ...] = field(
+        default=("purchase",),
+        metadata={"help": "Event types only the store's server may send (a `site` key in a browser may not)"},
+    )
     artifact_dir: str | None = field(
         default=None,
         metadata={"help": "Directory for trained models' artifacts (shared by every API host); the database if unset"},

@@ -23,7 +23,9 @@ class RequestIdFilter(logging.Filter):
 
 
 EMAIL = re.compile(r"([\w.+'-])[\w.+'-]*@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?:\+|\b00|\b0)\d[\d ()./-]{5,}\d")  # international, or national with a trunk 0
+# International (+ or 00) or national with a trunk 0, seven digits or more, standing alone: never the digits inside an
+# id or a path (sku-00010, /v1/items/0042), a status code or a time.
+PHONE = re.compile(r"(?<![\w/.@-])(?:\+|0)\d(?:[ ()./-]{0,2}\d){5,}(?![\w-])")
 
 
 def mask(text: str) -> str:

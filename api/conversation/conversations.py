@@ -43,7 +43,7 @@ class MessageIn(Schema):
 
 
 class CsatIn(Schema):
-    score = fields.Int(required=True, validate=validate.Range(min=1, max=5))
+    score = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=5))
     comment = fields.Str(load_default=None, validate=validate.Length(max=2000))
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, select, tuple_
 
 from models import Customer, Event, Item
 from models.base import utcnow
@@ -24,20 +24,35 @@ from salesbot.errors import InvalidInput, NotFound
 FIELDS = ["event_id", "customer_id", "visitor_id", "item_id", "type", "value", "occurred_at", "recommendation_id"]
 IDS = ["event_id", "customer_id", "visitor_id", "item_id", "recommendation_id"]
 QUANTITIES = {"purchase", "add_to_cart"}
-FUTURE_TOLERANCE = timedelta(days=1)
+MAX_QUANTITY = 10_000
+MAX_VALUE = 1_000_000  # a rating or any other event's number; larger is a mistake, not a signal
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_READABLE = datetime(9000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours a sender's clock may run
 MAX_BATCH = 1000
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What the operator decided about events: the types accepted and what to do with unknown items."""
+    """What the operator decided about events: the types accepted, what to do with unknown items, and which
+    types only the store's own server may send (a browser holding a public key could forge them)."""
 
     event_types: Collection[str]
     keep_unknown_items: bool = False
+    trusted_types: Collection[str] = frozenset({"purchase"})
+    from_browser: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
-        return cls(event_types=frozenset(settings.event_weights), keep_unknown_items=settings.unknown_items == "keep")
+        return cls(
+            event_types=frozenset(settings.event_weights),
+            keep_unknown_items=settings.unknown_items == "keep",
+            trusted_types=frozenset(settings.trusted_event_types),
+        )
+
+    def for_browser(self) -> Policy:
+        """The same policy for events sent with a public (`site`) key."""
+        return replace(self, from_browser=True)
 
 
 def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: pd.Series) -> Reasons:
@@ -51,19 +66,39 @@ def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: p
     reasons = Reasons(rows)
     reasons.flag(rows.customer_id.isna() & rows.visitor_id.isna(), "needs a customer_id or a visitor_id")
     for name in IDS:
-        reasons.flag(bad_ids(rows[name]), f"{name} must be 1-128 letters, digits or . _ : @ / -")
+        reasons.flag(bad_ids(rows[name]), f"{name} must be 1-128 letters, digits or . _ : @ - (no /)")
     reasons.flag(rows.item_id.isna(), "item_id is required")
     reasons.flag(rows.type.isna(), "type is required")
     known = ", ".join(sorted(policy.event_types))
     reasons.flag(~rows.type.isin(list(policy.event_types)), "type '" + rows.type + f"' is not one of: {known}")
-    reasons.flag(bad_value, "value must be a number")
-    quantity_not_positive = rows.type.isin(list(QUANTITIES)) & (rows.value <= 0)
-    reasons.flag(quantity_not_positive, "value (quantity) must be positive: cancellations and returns are not events")
-    reasons.flag(bad_moment, "occurred_at is not a date and time (use ISO 8601, e.g. 2024-05-01T12:00:00Z)")
-    reasons.flag(rows.occurred_at > pd.Timestamp(now + FUTURE_TOLERANCE), "occurred_at is in the future")
+    if policy.from_browser:
+        trusted = rows.type.isin(list(policy.trusted_types))
+        reasons.flag(
+            trusted, "type '" + rows.type + "' must come from the store's server (a server key), not a browser"
+        )
+    _flag_values(reasons, rows, bad_value)
+    reasons.flag(bad_moment, "occurred_at is not a date and time (use ISO 8601 text, e.g. 2024-05-01T12:00:00Z)")
+    reasons.flag(rows.occurred_at < pd.Timestamp(EARLIEST), "occurred_at must be in 1970 or later")
+    reasons.flag(rows.occurred_at > pd.Timestamp(now + CLOCK_SKEW), "occurred_at is in the future")
     rows["occurred_at"] = rows.occurred_at.fillna(pd.Timestamp(now).as_unit("us"))
     rows["event_id"] = rows.event_id.fillna(fallback_ids)
     return reasons
+
+
+def _flag_values(reasons: Reasons, rows: pd.DataFrame, unreadable: pd.Series) -> None:
+    reasons.flag(unreadable, "value must be a number")
+    quantity = rows.type.isin(list(QUANTITIES)) & rows.value.notna()
+    reasons.flag(
+        quantity & (rows.value <= 0), "value (quantity) must be positive: cancellations and returns are not events"
+    )
+    reasons.flag(quantity & (rows.value % 1 != 0), "value (quantity) must be a whole number")
+    reasons.flag(quantity & (rows.value > MAX_QUANTITY), f"value (quantity) must be at most {MAX_QUANTITY:,}")
+    reasons.flag(rows.value.abs() > MAX_VALUE, f"value must be between -{MAX_VALUE:,} and {MAX_VALUE:,}")
+
+
+def readable_moment() -> ColumnElement[bool]:
+    """Events whose time any driver can read back: 1970 up to year 9000."""
+    return Event.occurred_at.between(EARLIEST, LATEST_READABLE)
 
 
 def random_ids(index: pd.Index) -> pd.Series:
@@ -145,8 +180,9 @@ def record(*, uow: UnitOfWork, events: list[Any], policy: Policy, now: datetime 
 
 
 def get_page_for_customer(*, uow: UnitOfWork, customer_id: str, page_size: int, cursor: str | None = None) -> Page:
-    """A customer's events, newest first."""
-    query = select(Event).where(Event.customer_id == customer_id)
+    """A customer's events, newest first (rows dated outside the sane window, stored before it was enforced, are
+    left out: no driver can read a year 0)."""
+    query = select(Event).where(Event.customer_id == customer_id, readable_moment())
     if cursor:
         moment, _, last_id = decode_cursor(cursor).rpartition("|")
         query = query.where(tuple_(Event.occurred_at, Event.id) < (_moment(moment), _number(last_id)))

@@ -7,6 +7,7 @@ source (row number or batch index), so every reason can point back at what the c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -92,11 +93,14 @@ def numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def moments(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(UTC timestamps, True where a value was given but is not a date and time)."""
+    """(UTC timestamps, True where a value was given but is not a date and time). Only text and date cells
+    are read: a number is not a date (pandas would take 1700000000 for nanoseconds)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
         return parsed.dt.as_unit("us"), pd.Series(False, index=series.index)
-    parsed = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601").dt.as_unit("us")
-    if (retry := parsed.isna() & series.notna()).any():
-        parsed[retry] = pd.to_datetime(series[retry], errors="coerce", utc=True, format="mixed").dt.as_unit("us")
+    readable = pd.Series([isinstance(value, str | datetime) for value in series], index=series.index, dtype=bool)
+    written = series.astype("object").where(readable)
+    parsed = pd.to_datetime(written, errors="coerce", utc=True, format="ISO8601").dt.as_unit("us")
+    if (retry := parsed.isna() & written.notna()).any():
+        parsed[retry] = pd.to_datetime(written[retry], errors="coerce", utc=True, format="mixed").dt.as_unit("us")
     return parsed, series.notna() & parsed.isna()

@@ -13,7 +13,8 @@ import pycountry
 
 from salesbot.errors import InvalidInput
 
-EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
+# No `/`: an id names a URL path segment (/v1/items/{item_id}), and one holding a slash could never be read back.
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_ATTRIBUTES = 100
 MAX_PRICE = Decimal("9999999999")
@@ -23,7 +24,7 @@ Scalar = str | int | float | bool
 def external_id_problem(value: str) -> str | None:
     if EXTERNAL_ID.match(value):
         return None
-    return "must be 1-128 characters: letters, digits and . _ : @ / -, starting with a letter or digit"
+    return "must be 1-128 characters: letters, digits and . _ : @ -, starting with a letter or digit (no /)"
 
 
 def check_id(field: str, value: str) -> None:

@@ -5,6 +5,9 @@ Marketers edit it; every save is a new version and a conversation keeps the vers
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,16 +16,56 @@ from sqlalchemy.exc import IntegrityError
 
 from models import QualificationSchema
 from models.base import utcnow
+from salesbot.catalog.rules import currency_problem
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound
 
 TYPES = ("need", "money", "timeline", "authority", "company", "company_size", "name", "email", "phone", "text")
-RULES = {  # which rule keys each type understands
-    "money": {"min_amount", "currency"},
-    "timeline": {"max_days"},
-    "authority": {"decision_maker"},
-    "company_size": {"min", "max"},
+log = logging.getLogger(__name__)
+MAX_AMOUNT = 10**12
+MAX_DAYS = 3650
+MAX_PEOPLE = 10**7
+
+
+def _number(value: Any, *, most: float, whole: bool = False) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "must be a number"
+    if whole and value != int(value):
+        return "must be a whole number"
+    if not 0 <= value <= most:
+        return f"must be between 0 and {most:,}"
+    return None
+
+
+def _currency(value: Any) -> str | None:
+    return None if isinstance(value, str) and currency_problem(value) is None else "must be an ISO 4217 code like EUR"
+
+
+def _yes_no(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+RULES: dict[str, dict[str, Callable[[Any], str | None]]] = {  # the rule keys each type understands, and their checks
+    "money": {"min_amount": lambda value: _number(value, most=MAX_AMOUNT), "currency": _currency},
+    "timeline": {"max_days": lambda value: _number(value, most=MAX_DAYS)},
+    "authority": {"decision_maker": _yes_no},
+    "company_size": {
+        "min": lambda value: _number(value, most=MAX_PEOPLE, whole=True),
+        "max": lambda value: _number(value, most=MAX_PEOPLE, whole=True),
+    },
 }
+
+
+def rule_problems(kind: str, rule: Any) -> dict[str, str]:
+    """Each bad key of a field's `rule` and what is wrong with it; empty when the rule is good."""
+    if not isinstance(rule, dict):
+        return {"": "must be an object"}
+    understood = RULES.get(kind, {})
+    found = {key: f"a {kind} field has no rule {key!r}" for key in rule if key not in understood}
+    found |= {key: problem for key, value in rule.items() if key in understood and (problem := understood[key](value))}
+    if not found and kind == "company_size" and rule.get("min", 0) > rule.get("max", MAX_PEOPLE):
+        found["min"] = "must not be above max"
+    return found
 
 
 @dataclass(frozen=True)
@@ -119,7 +162,7 @@ def save(*, uow: UnitOfWork, fields: list[dict[str, Any]], thresholds: dict[str,
     """A new version; the body is checked as a whole first, so a bad field saves nothing."""
     checked = [_field(each, index) for index, each in enumerate(fields)]
     _check_names(checked)
-    limits = Thresholds(**thresholds)
+    limits = _thresholds(thresholds)
     with uow:
         newest = uow.session.scalar(select(func.max(QualificationSchema.version))) or 0
         row = QualificationSchema(
@@ -138,10 +181,20 @@ def _field(given: dict[str, Any], index: int) -> Field:
     where = f"fields.{index}"
     if given.get("type") not in TYPES:
         raise InvalidInput.for_field(f"{where}.type", f"must be one of {', '.join(TYPES)}")
-    unknown = set(given.get("rule") or {}) - RULES.get(given["type"], set())
-    if unknown:
-        raise InvalidInput.for_field(f"{where}.rule", f"a {given['type']} field has no rule {sorted(unknown)}")
+    found = rule_problems(given["type"], given.get("rule") or {})
+    if found:
+        named = {f"{where}.rule.{key}".rstrip("."): [problem] for key, problem in found.items()}
+        raise InvalidInput("; ".join(f"{name}: {problem[0]}" for name, problem in named.items()), named)
     return Field(**given)
+
+
+def _thresholds(given: dict[str, Any]) -> Thresholds:
+    limits = Thresholds(**given)
+    if limits.hot < limits.qualified:
+        raise InvalidInput.for_field("thresholds.hot", f"must be at least qualified ({limits.qualified})")
+    if limits.nurture > limits.qualified:
+        raise InvalidInput.for_field("thresholds.nurture", f"must be at most qualified ({limits.qualified})")
+    return limits
 
 
 def _check_names(fields: list[Field]) -> None:
@@ -153,5 +206,23 @@ def _check_names(fields: list[Field]) -> None:
 
 
 def _schema(row: QualificationSchema) -> Schema:
-    fields = tuple(Field(**each) for each in row.fields)
-    return Schema(version=row.version, fields=fields, thresholds=Thresholds(**row.thresholds))
+    """A stored version as the turn uses it. Versions saved before rules were checked may hold values no rule can
+    use ("lots" as an amount): those rules are dropped, with a warning, so that every turn still answers."""
+    fields = tuple(_stored_field(each, row.version) for each in row.fields)
+    try:
+        limits = _thresholds(row.thresholds)
+    except (InvalidInput, TypeError):
+        log.warning("qualification schema %s: unusable thresholds %r; using the defaults", row.version, row.thresholds)
+        limits = Thresholds()
+    return Schema(version=row.version, fields=fields, thresholds=limits)
+
+
+def _stored_field(stored: dict[str, Any], version: int) -> Field:
+    known = {name: stored[name] for name in Field.__dataclass_fields__ if name in stored}
+    rule = known.get("rule") if isinstance(known.get("rule"), dict) else {}
+    bad = rule_problems(known.get("type", "text"), rule)
+    if bad:
+        log.warning("qualification schema %s, field %s: rule %s ignored", version, known.get("name"), bad)
+    known["rule"] = {key: value for key, value in rule.items() if key not in bad}
+    known["question"] = str(known.get("question", "")).encode("utf-8", "replace").decode("utf-8")
+    return Field(**known)

@@ -16,9 +16,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select, type_coerce
 
 from models import Customer, Event, Item
+from salesbot.catalog.events import readable_moment
 
 WORD = re.compile(r"[a-z]{3,}")
 PRICE_BANDS = 8
@@ -52,13 +53,18 @@ class Interactions:
 
 
 def read_store(connection: Connection, *, before: datetime | None = None) -> Store:
-    query = select(Event.customer_id, Event.item_id, Event.type, Event.value, Event.occurred_at).where(
-        Event.customer_id.is_not(None)
+    # Only times inside the sane window, and on SQLite read as text and parsed here, so that no row the database
+    # holds (a year 0 stored before dates were checked, a hand-edited cell) can stop training.
+    sqlite = connection.dialect.name == "sqlite"
+    when = type_coerce(Event.occurred_at, String).label("occurred_at") if sqlite else Event.occurred_at
+    query = select(Event.customer_id, Event.item_id, Event.type, Event.value, when).where(
+        Event.customer_id.is_not(None), readable_moment()
     )
     if before is not None:
         query = query.where(Event.occurred_at < before)
     happened = pd.read_sql(query, connection)
-    happened["occurred_at"] = pd.to_datetime(happened.occurred_at, utc=True)
+    happened["occurred_at"] = pd.to_datetime(happened.occurred_at, utc=True, errors="coerce", format="ISO8601")
+    happened = happened[happened.occurred_at.notna()].reset_index(drop=True)
     catalog = pd.read_sql(
         select(Item.item_id, Item.title, Item.category, Item.brand, Item.price, Item.in_stock, Item.attributes),
         connection,

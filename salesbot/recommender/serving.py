@@ -6,6 +6,7 @@ which version is active, so promoting or rolling back a model reaches every proc
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import threading
@@ -206,6 +207,13 @@ class Loaded:
     def positions_of(self, item_ids: Iterable[str]) -> set[int]:
         return {self.positions[item] for item in item_ids if item in self.positions}
 
+    def restocked(self, shelf: Shelf) -> Loaded:
+        """The same model on a newer shelf. A new object, so that a request holding this one keeps one consistent
+        shelf from picking to formatting; the cached positions and vectors are shared, not rebuilt."""
+        fresh = copy.copy(self)
+        fresh.shelf, fresh.shelf_read_at = shelf, time.monotonic()
+        return fresh
+
     def scorer(self, query: np.ndarray) -> Scorer:
         """Scores by dot product with `query` plus the item bias, for the given positions or for all items."""
         vectors, biases = self.artifact.embeddings.item_vectors, self.artifact.embeddings.item_biases
@@ -249,7 +257,9 @@ class Recommender:
         """Re-read changed stock and prices on the side; requests meanwhile use the shelf they have."""
         try:
             shelf = loaded.shelf.refreshed(self._uow, loaded.artifact.item_ids, loaded.positions)
-            loaded.shelf, loaded.shelf_read_at = shelf, time.monotonic()
+            with self._lock:
+                if self._loaded is loaded:  # not replaced by another version meanwhile
+                    self._loaded = loaded.restocked(shelf)
         except Exception:
             log.exception("re-reading the catalog for serving failed; keeping the last one")
         finally:
@@ -458,6 +468,7 @@ class Recommender:
                 reason=reason,
             )
             for p, score, reason in zip(chosen, scores, reasons, strict=True)
+            if np.isfinite(shelf.prices[p])  # the filters already leave these out; never answer a price of NaN
         ]
         with self._lock:
             self._served[model.version_id] += 1

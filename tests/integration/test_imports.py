@@ -73,7 +73,7 @@ def test_the_reject_file_names_row_and_reason_beside_the_data(shop, tmp_path):
     assert list(bad.columns[:3]) == ["row", "reason", "sku"]
     assert bad.set_index("row").reason.to_dict() == {
         3: "price: must be a number greater than or equal to 0",
-        4: "item_id must be 1-128 characters: letters, digits and . _ : @ / -, starting with a letter or digit",
+        4: "item_id must be 1-128 characters: letters, digits and . _ : @ -, starting with a letter or digit (no /)",
         5: "title is required",
     }
 
