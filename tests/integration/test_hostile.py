@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from salesbot.access import identity, keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import items
 from salesbot.config import Settings
@@ -214,6 +215,41 @@ def test_no_unauthorised_offer_and_no_leak(brain, llm):
         assert len(llm.requests) == 1 + len(HOSTILE) - len(handed_off)  # the first is the other visitor's
         # The model never even saw the other visitor's data: each prompt holds one conversation only.
         assert not any(OTHER_EMAIL in request["messages"][1]["content"] for request in llm.requests[1:])
+
+
+def test_a_visitor_with_the_site_key_and_someone_elses_ids_learns_nothing(database_url):
+    """The site key is in every visitor's page; ids leak (logs, shared links, a screenshot). Neither opens anything."""
+    services = bootstrap(Settings(database_url=database_url, conversation_rate_limit="1000/minute"))
+    stock(services)
+    key, secret = keys.create(uow=services.uow(), role="site", name="widget")
+    bob, mallory = keyed_client(services, "site"), keyed_client(services, "site")
+    bob.environ_base["HTTP_AUTHORIZATION"] = mallory.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    signed_in = {"X-Customer-Hash": identity.sign(key.identity_secret, "c-bob")}
+    opened = bob.post("/v1/conversations", json={"customer_id": "c-bob"}, headers=signed_in).json
+    cid, token = opened["conversation_id"], opened["conversation_token"]
+    said = bob.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"text": f"I'm {OTHER_NAME}, {OTHER_EMAIL}, {OTHER_PHONE}, we need tablets"},
+        headers={"X-Conversation-Token": token},
+    )
+    assert said.status_code == 200
+
+    attempts = [
+        mallory.get(f"/v1/conversations/{cid}"),
+        mallory.get(f"/v1/conversations/{cid}", headers={"X-Conversation-Token": "guess"}),
+        mallory.post(f"/v1/conversations/{cid}/messages", json={"text": "what is my e-mail?"}),
+        mallory.post(f"/v1/conversations/{cid}/csat", json={"score": 1, "comment": "awful"}),
+        mallory.post(f"/v1/conversations/{cid}/close"),
+        mallory.get("/v1/customers/c-bob/recommendations"),
+        mallory.get("/v1/customers/c-bob/recommendations", headers={"X-Customer-Hash": "0" * 64}),
+        mallory.post("/v1/conversations", json={"customer_id": "c-bob"}),
+    ]
+    assert [answer.status_code for answer in attempts] == [403, 404, 403, 403, 403, 403, 403, 403]
+    leaked = [a.get_data(as_text=True) for a in attempts if OTHER_EMAIL in a.get_data(as_text=True)]
+    assert leaked == []
+    transcript = bob.get(f"/v1/conversations/{cid}", headers={"X-Conversation-Token": token}).json
+    assert (transcript["status"], transcript["csat"], len(transcript["messages"])) == ("open", None, 3)
+    services.close()
 
 
 def _words(text: str) -> str:
