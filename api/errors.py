@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, Response, json
 from flask_smorest import Api
 from marshmallow import Schema, fields
@@ -112,10 +114,58 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()), metadata={"description": "Per field"})
 
 
+# Answers that only some operations give, and that neither their path, parameters nor body reveal.
+# A view can declare its own with `@blp.alt_response(status, ...)`; that one is kept.
+DOMAIN_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("post", "/v1/conversations/{conversation_id}/messages"): (409,),  # the conversation is closed
+}
+
+
+def error_statuses(path: str, method: str, operation: Mapping[str, Any]) -> set[int]:
+    """Every error status the app may answer for one operation, read from what the operation takes."""
+    statuses = {414}  # a URL longer than api/bodies.py accepts
+    if operation.get("security") != []:
+        statuses |= {401, 403, 429, 503}  # no key / wrong role; the key's rate; the database busy or down
+    if "{" in path:
+        statuses |= {404, 422}
+    if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415, 422}  # not JSON or not UTF-8; too large; not application/json; invalid
+    return statuses | set(DOMAIN_ERRORS.get((method, path), ()))
+
+
+class ProblemResponses(BasePlugin):
+    """Documents on each operation the errors it can answer, so a client (or a fuzzer checking status-code
+    conformance) finds every status listed, rather than behind one catch-all `default`."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            for status in sorted(error_statuses(path or "", method, operation)):
+                responses.setdefault(str(status), HTTPStatus(status).name)
+            for status, response in responses.items():
+                if str(status)[0] in "45" and isinstance(response, dict) and "content" not in response:
+                    response["content"] = {PROBLEM: {"schema": "Problem"}}  # an error a view described in words
+
+
 class ProblemApi(Api):
-    """flask-smorest's Api answering every HTTP error as problem+json."""
+    """flask-smorest's Api answering every HTTP error as problem+json, and documenting each one so."""
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # each operation lists its errors instead (ProblemResponses)
+
+    def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), ProblemResponses()], **options)
+
+    def _register_responses(self) -> None:
+        """A response component per error status, as `application/problem+json` (flask-smorest's are JSON)."""
+        for status in HTTPStatus:
+            if status >= 400:
+                content = {PROBLEM: {"schema": self.ERROR_SCHEMA}}
+                self.spec.components.response(
+                    status.name, {"description": status.phrase, "content": content}, lazy=True
+                )
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return handle_http_exception(error)

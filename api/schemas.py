@@ -25,7 +25,12 @@ def rule(problem_of: Callable[[Any], str | None]) -> Callable[[Any], None]:
 class Money(fields.Decimal):
     """A decimal amount, written as a string so no precision is lost ("19.99")."""
 
+    # What the OpenAPI document says a Money is: apispec maps a marshmallow Decimal to `number`, but it is
+    # written (and best sent) as a string, so that no client's float rounds it.
+    DOCUMENTED = {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "example": "19.99"}
+
     def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {**self.DOCUMENTED, **kwargs.get("metadata", {})}
         super().__init__(as_string=True, **kwargs)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
