@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, RequestURITooLarge, UnsupportedMediaType
 
+from salesbot.catalog.rules import text_problem
 from salesbot.errors import InvalidInput
 
 MAX_DEPTH = 32
 MAX_NUMBER_CHARACTERS = 40  # far above any price, quantity or id, far below Python's 4,300-digit limit
 MAX_URL_CHARACTERS = 8192
 WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
-UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class _Unfit:
@@ -42,16 +41,6 @@ def _number(literal: str) -> Any:
 
 def _constant(name: str) -> _Unfit:
     return _Unfit(f"is {name}, which is not a number JSON allows; send a finite number or null")
-
-
-def text_problem(value: str) -> str | None:
-    """Why a text cannot be stored, or None."""
-    found = UNSAFE_TEXT.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "must not contain NUL characters (\\u0000)"
-    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
 
 
 def problems(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:

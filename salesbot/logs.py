@@ -25,7 +25,7 @@ class RequestIdFilter(logging.Filter):
 EMAIL = re.compile(r"([\w.+'-])[\w.+'-]*@[\w-]+(?:\.[\w-]+)+")
 # International (+ or 00) or national with a trunk 0, seven digits or more, standing alone: never the digits inside an
 # id or a path (sku-00010, /v1/items/0042), a status code or a time.
-PHONE = re.compile(r"(?<![\w/.@-])(?:\+|0)\d(?:[ ()./-]{0,2}\d){5,}(?![\w-])")
+PHONE = re.compile(r"(?<![\w/.:@-])(?:\+|0)\d(?:[ ()./-]{0,2}\d){5,}(?![\w-])")
 
 
 def mask(text: str) -> str:

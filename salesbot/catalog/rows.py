@@ -41,6 +41,8 @@ def optional_text(row: dict[str, Any], name: str, *, longest: int) -> str | None
     if not isinstance(value, str | int):
         raise RowProblem(f"{name} must be text")
     value = str(value).strip()
+    if problem := rules.text_problem(value):
+        raise RowProblem(f"{name} {problem}")
     if len(value) > longest:
         raise RowProblem(f"{name} must be at most {longest} characters")
     return value or None

@@ -5,6 +5,7 @@ Each rule returns the problem in words a user understands, or None when the valu
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from salesbot.errors import InvalidInput
 # No `/`: an id names a URL path segment (/v1/items/{item_id}), and one holding a slash could never be read back.
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+UNSTORABLE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 MAX_ATTRIBUTES = 100
 MAX_PRICE = Decimal("9999999999")
 Scalar = str | int | float | bool
@@ -70,6 +72,16 @@ def price_problem(price: Decimal) -> str | None:
     return None
 
 
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored (PostgreSQL refuses NUL; UTF-8 cannot encode a lone surrogate), or None."""
+    found = UNSTORABLE_TEXT.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "must not contain NUL characters (\\u0000)"
+    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
+
+
 def attributes_problem(attributes: dict[str, Any]) -> str | None:
     if len(attributes) > MAX_ATTRIBUTES:
         return f"must have at most {MAX_ATTRIBUTES} keys"
@@ -79,4 +91,15 @@ def attributes_problem(attributes: dict[str, Any]) -> str | None:
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(each, Scalar) for each in values):
             return f"value of {key!r} must be a string, number, boolean or a list of those"
+        if problem := _scalars_problem(values):
+            return f"value of {key!r} {problem}"
+    return None
+
+
+def _scalars_problem(values: list[Any]) -> str | None:
+    for each in values:
+        if isinstance(each, float) and not math.isfinite(each):
+            return "must be a finite number (not NaN or Infinity)"
+        if isinstance(each, str) and (problem := text_problem(each)):
+            return problem
     return None
