@@ -129,14 +129,14 @@ def as_role(api_keys):
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """salesbot served by gunicorn, as an operator runs it, on a fresh SQLite database."""
+    """salesbot served by `salesbot serve` (gunicorn), as an operator runs it, on a fresh SQLite database."""
     folder = tmp_path_factory.mktemp("live")
     env = os.environ | {"SALESBOT_DATABASE_URL": f"sqlite:///{folder / 'salesbot.db'}", "SALESBOT_LOG_FORMAT": "json"}
     subprocess.run([sys.executable, "-m", "salesbot", "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
     log = (folder / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "api:create_app()"],
+        [sys.executable, "-m", "salesbot", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

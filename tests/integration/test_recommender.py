@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from api import create_app
@@ -342,3 +343,20 @@ def test_stock_and_price_changes_reach_serving_without_a_new_model(shop, trained
     while time.monotonic() < deadline and dearer in tea():
         time.sleep(0.05)
     assert dearer not in tea()
+
+
+def test_a_request_keeps_one_shelf_while_the_catalog_is_re_read(client, shop, trained):
+    """The background re-read swaps in a new shelf; a request already picking keeps the one it started with, so a
+    deleted item is never picked from one shelf and formatted from the next (a NaN price, a 500)."""
+    versions.activate(uow=shop.uow(), version_id=trained.id)
+    held = shop.recommender.current()
+    gone = held.positions["t-1"]
+    items.delete(uow=shop.uow(), item_id="t-1")
+    shop.recommender._restock(held)  # what the background thread does, run here to choose the moment
+    fresh = shop.recommender.current()
+    assert fresh is not held
+    assert held.shelf.prices[gone] == 15.0  # the shelf a request in flight holds is untouched
+    assert np.isnan(fresh.shelf.prices[gone])
+    answer = client.get("/v1/customers/a-1/recommendations?n=10&in_stock=false")
+    assert answer.status_code == 200
+    assert "t-1" not in [item["item_id"] for item in answer.json["items"]]

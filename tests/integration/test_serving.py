@@ -28,3 +28,11 @@ def test_bad_input_over_http_is_a_named_422(live_server):
     status, _headers, problem = live_server.request("PUT", "/v1/items/sku-2", key=secret, body=body)
     assert status == 422
     assert list(problem["errors"]) == ["price"]
+
+
+def test_a_too_long_url_over_http_is_a_problem_not_the_servers_html_page(live_server):
+    secret = live_server.salesbot("keys", "create", "--role", "server").stdout.strip()
+    status, headers, problem = live_server.request("GET", "/v1/items/" + "a" * 20_000, key=secret)
+    assert status == 414
+    assert headers["Content-Type"] == "application/problem+json"
+    assert "longer than" in problem["detail"]
