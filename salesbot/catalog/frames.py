@@ -74,8 +74,9 @@ def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def text(series: pd.Series) -> pd.Series:
     """Strings with surrounding blanks removed; blank becomes missing. 17850.0 from a float column reads 17850."""
-    if pd.api.types.is_float_dtype(series) and series.dropna().mod(1).eq(0).all():
-        series = series.astype("Int64")
+    given = series.dropna()
+    if pd.api.types.is_float_dtype(series) and given.mod(1).eq(0).all() and given.abs().lt(2**53).all():
+        series = series.astype("Int64")  # only where every float is a whole number a float holds exactly
     cleaned = series.astype("string").str.strip()
     return cleaned.mask(cleaned == "")
 

@@ -165,3 +165,13 @@ def test_event_times_outside_a_sane_window_are_refused(client, server, occurred_
     assert report["accepted"] == 0
     assert problem in report["errors"][0]["reason"]
     assert client.get("/v1/customers/c-1/events", headers=server).status_code in (200, 404)
+
+
+def test_numbers_where_ids_belong_are_read_or_refused_never_a_crash(client, server):
+    client.put("/v1/items/sku-1", json=ITEM, headers=server)
+    batch = [
+        {"event_id": 1e300, "visitor_id": "v", "item_id": "sku-1", "type": "view"},
+        {"event_id": 2.0, "visitor_id": "v", "item_id": "sku-1", "type": "view"},
+    ]
+    report = client.post("/v1/events", json={"events": batch}, headers=server).get_json()
+    assert (report["accepted"], [error["index"] for error in report["errors"]]) == (1, [0])
