@@ -100,16 +100,18 @@ def conversation_visitor(view: View) -> View:
 def limited_per(scope: str, *, by: str, rate: Callable[[Settings], str]) -> Callable[[View], View]:
     """A narrower limit (`rate` per `scope`, counted by the view's argument `by`) checked before the key's own budget
     is spent: a request it refuses costs the key nothing, so one runaway conversation cannot lock out every other
-    caller of the key. The view is left out of the limiter's default check and spends the key's budget here."""
+    caller of the key. The view is left out of the limiter's default check and spends the key's budget here
+    (a request refused before it, say for a wrong conversation token, spends it in `_charge_the_refused`)."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def limited(*args: Any, **kwargs: Any) -> Any:
-            budget, whose = parse(rate_limit()), (rate_key(), request.endpoint or "")
+            budget, whose = _key_budget()
             limiter: Limiter = current_app.extensions["salesbot.limiter"]
             if limiter.enabled:
                 if not limiter.limiter.test(budget, *whose):
                     _refuse(limiter, budget, whose, f"at most {budget} for this key")
+                g.key_budget_settled = True  # from here on, refused or not, the key's budget is dealt with here
                 spend(scope, kwargs[by], rate(salesbot().settings))
                 if not limiter.limiter.hit(budget, *whose):
                     _refuse(limiter, budget, whose, f"at most {budget} for this key")
@@ -120,6 +122,21 @@ def limited_per(scope: str, *, by: str, rate: Callable[[Settings], str]) -> Call
         return limited  # type: ignore[return-value]
 
     return decorate
+
+
+def _key_budget() -> tuple[RateLimitItem, tuple[str, str]]:
+    """The key's budget and the counter the limiter's default check would spend for this route."""
+    return parse(rate_limit()), (rate_key(), request.endpoint or "")
+
+
+def _charge_the_refused(response: Response) -> Response:
+    """A request to a `limited_per` route that was refused before its narrower limit was looked at (a wrong token,
+    a role that may not) still spends the key's budget, as on every other route."""
+    limiter: Limiter = current_app.extensions["salesbot.limiter"]
+    if limiter.enabled and _key_budget_in_view() and not g.get("key_budget_settled"):
+        budget, whose = _key_budget()
+        limiter.limiter.hit(budget, *whose)
+    return response
 
 
 def _refuse(limiter: Limiter, limit: RateLimitItem, whose: tuple[str, ...], detail: str) -> None:
@@ -140,6 +157,8 @@ def _tell_budget(limiter: Limiter, limit: RateLimitItem, whose: tuple[str, ...])
 
 
 def _key_budget_in_view() -> bool:
+    if bearer_token() is None or request.method == "OPTIONS":
+        return False  # no key: the limiter's default check counts it by address, as everywhere
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
     return bool(getattr(handler, KEY_BUDGET_IN_VIEW, False))
@@ -182,6 +201,7 @@ def install(app: Flask) -> Limiter:
             max_age=600,
         )
     app.after_request(_retry_after_when_limited)  # registered first, so it runs after the limiter's own hook
+    app.after_request(_charge_the_refused)
     limiter = Limiter(
         rate_key,
         app=app,

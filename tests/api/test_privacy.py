@@ -265,3 +265,16 @@ def test_one_runaway_conversation_cannot_lock_out_the_keys_other_conversations(s
     assert spent.status_code == 429  # the key's own budget still holds
     assert "key" in spent.json["detail"]
     services.close()
+
+
+def test_requests_refused_for_a_wrong_token_still_spend_the_keys_budget(sqlite_database_url):
+    services = bootstrap(Settings(database_url=sqlite_database_url, site_rate_limit="3/minute"))
+    test_conversations.stock(services)
+    client = keyed_client(services, "site")
+    cid, token = started(client)
+    path = f"/v1/conversations/{cid}/messages"
+    guesses = [client.post(path, json={"text": "hi"}, headers={TOKEN: f"guess-{n}"}) for n in range(3)]
+    assert [answer.status_code for answer in guesses] == [404, 404, 404]
+    assert client.post(path, json={"text": "hi"}).status_code == 403  # no token: refused, and counted too
+    assert client.post(path, json={"text": "hi"}, headers={TOKEN: token}).status_code == 429  # guessing is not free
+    services.close()
