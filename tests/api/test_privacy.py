@@ -4,9 +4,11 @@ the budget every other caller of the key shares."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
+import redis
 from sqlalchemy import text, update
 
 from api import create_app
@@ -234,14 +236,23 @@ def test_a_token_is_checked_before_the_message_is_read_or_counted(site):
 # -- rate limits ----------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def counters(request):
+    """Where rate-limit counters live: in the process, or in Redis shared by every process."""
+    if request.param == "memory":
+        return None
+    url = os.environ.get("SALESBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis answering at {url} (set SALESBOT_TEST_REDIS_URL)")
+    return url
+
+
 @pytest.mark.parametrize("role", ["server", "site"])
-def test_one_runaway_conversation_cannot_lock_out_the_keys_other_conversations(sqlite_database_url, role):
-    services = bootstrap(
-        Settings(
-            database_url=sqlite_database_url, conversation_rate_limit="2/minute", rate_limit="5/minute",
-            site_rate_limit="5/minute",
-        )
-    )  # fmt: skip
+def test_one_runaway_conversation_cannot_lock_out_the_keys_other_conversations(sqlite_database_url, counters, role):
+    limits = {"conversation_rate_limit": "2/minute", "rate_limit": "5/minute", "site_rate_limit": "5/minute"}
+    services = bootstrap(Settings(database_url=sqlite_database_url, redis_url=counters, **limits))
     test_conversations.stock(services)
     client = keyed_client(services, role)
     conversations = [started(client, visitor_id=f"v-{n}") for n in range(3)]
