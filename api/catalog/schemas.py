@@ -125,6 +125,10 @@ class EventReport(Schema):
 class EventOut(EventIn):
     occurred_at = fields.DateTime(required=True)
     event_id = fields.Str(required=True)
+    customer_id = fields.Str(allow_none=True)
+    visitor_id = fields.Str(allow_none=True)
+    value = fields.Float(allow_none=True)
+    recommendation_id = fields.Str(allow_none=True)
 
 
 class EventPageOut(Schema):
