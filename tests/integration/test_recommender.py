@@ -16,7 +16,7 @@ from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
 from salesbot.errors import Unavailable
 from salesbot.recommender import pipeline, versions
-from salesbot.recommender.serving import Filters
+from salesbot.recommender.serving import Filters, Recommender
 
 SMALL = pipeline.Plan(params=pipeline.Params(components=16, epochs=40, learning_rate=0.05))
 
@@ -234,7 +234,7 @@ def test_a_model_that_cannot_serve_is_not_activated(client, shop):
 
 
 def _filters():
-    from salesbot.recommender.serving import Filters
+    from salesbot.recommender.serving import Filters, Recommender
 
     return Filters()
 
@@ -349,11 +349,12 @@ def test_a_request_keeps_one_shelf_while_the_catalog_is_re_read(client, shop, tr
     """The background re-read swaps in a new shelf; a request already picking keeps the one it started with, so a
     deleted item is never picked from one shelf and formatted from the next (a NaN price, a 500)."""
     versions.activate(uow=shop.uow(), version_id=trained.id)
-    held = shop.recommender.current()
+    recommender = Recommender(shop.uow, check_every=60)  # no background re-read of its own within the test
+    held = recommender.current()
     gone = held.positions["t-1"]
     items.delete(uow=shop.uow(), item_id="t-1")
-    shop.recommender._restock(held)  # what the background thread does, run here to choose the moment
-    fresh = shop.recommender.current()
+    recommender._restock(held)  # what the background thread does, run here to choose the moment
+    fresh = recommender.current()
     assert fresh is not held
     assert held.shelf.prices[gone] == 15.0  # the shelf a request in flight holds is untouched
     assert np.isnan(fresh.shelf.prices[gone])
