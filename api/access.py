@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, after_this_request, current_app, g, request
@@ -76,6 +77,20 @@ def act_for(customer_id: str | None) -> None:
     if customer_id and holder.role is Role.SITE:
         proof = request.headers.get(CUSTOMER_HASH)
         identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+
+
+def signed_in_customer(candidates: Iterable[Any]) -> str | None:
+    """Which of `candidates` a site key proved it acts for with `X-Customer-Hash`; None when none."""
+    holder: keys.KeyHolder = g.key_holder
+    proof = request.headers.get(CUSTOMER_HASH)
+    if not proof or holder.identity_secret is None:
+        return None
+    for customer_id in candidates:
+        if isinstance(customer_id, str) and customer_id:
+            with contextlib.suppress(PermissionDenied):
+                identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+                return customer_id
+    return None
 
 
 def conversation_visitor(view: View) -> View:

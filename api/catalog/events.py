@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.access import requires
+from api.access import requires, signed_in_customer
 from api.catalog.schemas import EventBatchIn, EventReport
 from api.wiring import salesbot, uow
 from salesbot.access.roles import Role
@@ -23,7 +23,13 @@ class Events(MethodView):
     def post(self, batch):
         """Record up to 1,000 events. Events with an `event_id` already recorded count as duplicates, so a
         retried request adds nothing; each bad event is reported by its index and never blocks the others"""
-        policy = salesbot().event_policy
-        if g.key_holder.role is Role.SITE:
-            policy = policy.for_browser()
-        return events.record(uow=uow(), events=batch["events"], policy=policy)
+        return events.record(uow=uow(), events=batch["events"], policy=_policy(batch["events"]))
+
+
+def _policy(rows: list) -> events.Policy:
+    """The operator's policy; for a browser's public key, narrowed to what a browser may send."""
+    policy = salesbot().event_policy
+    if g.key_holder.role is not Role.SITE:
+        return policy
+    named = {row.get("customer_id") for row in rows if isinstance(row, dict)}
+    return policy.for_browser(signed_in=signed_in_customer(named))

@@ -41,6 +41,7 @@ class Policy:
     keep_unknown_items: bool = False
     trusted_types: Collection[str] = frozenset({"purchase"})
     from_browser: bool = False
+    signed_in: str | None = None  # the one customer a browser proved it acts for (X-Customer-Hash)
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
@@ -50,9 +51,9 @@ class Policy:
             trusted_types=frozenset(settings.trusted_event_types),
         )
 
-    def for_browser(self) -> Policy:
-        """The same policy for events sent with a public (`site`) key."""
-        return replace(self, from_browser=True)
+    def for_browser(self, *, signed_in: str | None) -> Policy:
+        """The same policy for events sent with a public (`site`) key, which proved it acts for `signed_in`."""
+        return replace(self, from_browser=True, signed_in=signed_in)
 
 
 def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: pd.Series) -> Reasons:
@@ -72,10 +73,7 @@ def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: p
     known = ", ".join(sorted(policy.event_types))
     reasons.flag(~rows.type.isin(list(policy.event_types)), "type '" + rows.type + f"' is not one of: {known}")
     if policy.from_browser:
-        trusted = rows.type.isin(list(policy.trusted_types))
-        reasons.flag(
-            trusted, "type '" + rows.type + "' must come from the store's server (a server key), not a browser"
-        )
+        _flag_browser_rows(reasons, rows, policy)
     _flag_values(reasons, rows, bad_value)
     reasons.flag(bad_moment, "occurred_at is not a date and time (use ISO 8601 text, e.g. 2024-05-01T12:00:00Z)")
     reasons.flag(rows.occurred_at < pd.Timestamp(EARLIEST), "occurred_at must be in 1970 or later")
@@ -83,6 +81,17 @@ def clean(frame: pd.DataFrame, *, policy: Policy, now: datetime, fallback_ids: p
     rows["occurred_at"] = rows.occurred_at.fillna(pd.Timestamp(now).as_unit("us"))
     rows["event_id"] = rows.event_id.fillna(fallback_ids)
     return reasons
+
+
+def _flag_browser_rows(reasons: Reasons, rows: pd.DataFrame, policy: Policy) -> None:
+    """A browser holds a public key: it may not forge value events, nor speak for a customer it did not prove."""
+    trusted = rows.type.isin(list(policy.trusted_types))
+    reasons.flag(trusted, "type '" + rows.type + "' must come from the store's server (a server key), not a browser")
+    someone_else = rows.customer_id.notna() & (rows.customer_id != (policy.signed_in or ""))
+    reasons.flag(
+        someone_else,
+        "customer_id needs that customer's identity hash in X-Customer-Hash; send visitor_id for anonymous visitors",
+    )
 
 
 def _flag_values(reasons: Reasons, rows: pd.DataFrame, unreadable: pd.Series) -> None:
