@@ -1,0 +1,183 @@
+"""Which products a conversation shows: those that fit the stated need (its category, or items whose titles name
+it), under the budget per unit, never the same ones twice; none, said honestly, when the store has nothing."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from models import Item
+from salesbot.conversation.brains import Product
+from salesbot.database import UnitOfWork
+from salesbot.recommender.serving import Filters, Recommender
+
+SHOWN = 3
+CANDIDATES = 30  # the recommender's picks within the matched shelf, re-ranked so that title matches come first
+CHECK_EVERY = 60.0
+WORD = re.compile(r"[^\W\d_]{3,}")
+# Words that say nothing about what is wanted ("I need something new for my home office").
+_FILLER = (
+    "the and for with that this some something anything need needs want wants looking look buy buying get new "
+    "good best cheap nice great thing things stuff kind sort one ones our your you can could would like "
+    "please about around maybe just also really very much more less few lot lots any all have has had from "
+    "into over under"
+)
+FILLER = frozenset(_FILLER.split())
+
+
+def stems(text: str) -> set[str]:
+    """Content words, plurals folded ("tablets" -> "tablet", "boxes" -> "box")."""
+    found = set()
+    for word in WORD.findall(text.lower()):
+        if word in FILLER:
+            continue
+        found.add(re.sub(r"(?<=[^aeiou])es$|(?<=[^s])s$", "", word) if len(word) > 4 else word)
+    return found
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where a need leads in this store: categories by strength, and the title words it named."""
+
+    categories: tuple[str, ...]
+    title_words: frozenset[str]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.categories)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What the turn may show, and why nothing when nothing."""
+
+    products: tuple[Product, ...]
+    nothing: str | None = None  # "not carried" or "over budget" when a stated need found no product
+
+
+class Aisles:
+    """The store's words: each category's name and the words its item titles use, re-read when the catalog
+    changes (checked every minute), so a need finds its shelf even when it names a product, not a category."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = CHECK_EVERY) -> None:
+        self._uow, self._check_every = uow, check_every
+        self._lock = threading.Lock()
+        self._checked_at, self._version = -check_every, None
+        self._names: dict[str, set[str]] = {}
+        self._words: dict[str, Counter[str]] = {}  # category -> title word -> items using it
+        self._sizes: Counter[str] = Counter()
+
+    def match(self, need: str) -> Match:
+        """The categories a need names, directly or through the titles of their items (best first)."""
+        self._refresh()
+        wanted = stems(need)
+        scores: Counter[str] = Counter()
+        named_in_titles: set[str] = set()
+        for category, names in self._names.items():
+            if wanted & names or any(_part_of(word, names) for word in wanted):
+                scores[category] += 10.0
+            for word in wanted & set(self._words[category]):
+                if self._specific(word):
+                    scores[category] += 1.0 + self._words[category][word] / self._sizes[category]
+                    named_in_titles.add(word)
+        ranked = tuple(category for category, _score in scores.most_common())
+        return Match(categories=ranked, title_words=frozenset(named_in_titles))
+
+    def _specific(self, word: str) -> bool:
+        """A title word that names a kind of product, not a brand, colour or adjective used all over the store."""
+        spread = sum(1 for counts in self._words.values() if word in counts)
+        return spread <= max(1, len(self._words) // 5)
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._checked_at < self._check_every:
+                return
+            self._checked_at = time.monotonic()
+            with self._uow() as uow:
+                version = uow.session.execute(select(func.count(Item.item_id), func.max(Item.updated_at))).one()
+                if tuple(version) == self._version:
+                    return
+                rows = uow.session.execute(select(Item.category, Item.title).where(Item.category.is_not(None))).all()
+            self._read(rows)
+            self._version = tuple(version)
+
+    def _read(self, rows: Iterable[tuple[str, str]]) -> None:
+        names: dict[str, set[str]] = {}
+        words: dict[str, Counter[str]] = defaultdict(Counter)
+        sizes: Counter[str] = Counter()
+        for category, title in rows:
+            names.setdefault(category, stems(category.replace("-", " ")))
+            words[category].update(stems(title))
+            sizes[category] += 1
+        self._names, self._words, self._sizes = names, dict(words), sizes
+
+
+def _part_of(word: str, names: set[str]) -> bool:
+    """ "phone" is part of "smartphone": a need may name the category by a shorter form. Not the other way round:
+    "notebook" holds "book" and "earphone" holds "phone", and neither is that shelf."""
+    return len(word) >= 4 and any(word in name for name in names)
+
+
+def budget_per_unit(budget: dict[str, Any] | None, *, currency: str) -> float | None:
+    """The most one unit may cost: the stated per-unit amount, or the total over the quantity ("25 monitors,
+    10k total" -> 400). None when no budget is known or it is in another currency than the catalog's."""
+    if not budget or budget.get("currency") != currency or budget.get("amount") is None:
+        return None
+    if budget.get("per_unit") is not None:
+        return float(budget["per_unit"])
+    quantity = budget.get("quantity") or 1
+    return float(budget["amount"]) / max(float(quantity), 1.0)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who the products are for: a signed-in customer, the items on the page, or nobody known."""
+
+    customer_id: str | None
+    viewed: tuple[str, ...]
+    shown: frozenset[str]  # items this conversation has shown already
+
+
+def pick(
+    *,
+    recommender: Recommender,
+    aisles: Aisles,
+    visitor: Visitor,
+    known: dict[str, Any],
+    learnt: dict[str, Any],
+    currency: str,
+) -> Fit:
+    """The products that fit what the visitor said, in answer to this message saying what they want (its need or
+    budget); nothing before a need is stated, and nothing again while they talk about other things."""
+    need = (known.get("need") or {}).get("text")
+    if not need or not {"need", "budget"} & set(learnt):
+        return Fit(products=())
+    match = aisles.match(need)
+    if not match.found:
+        return Fit(products=(), nothing="not carried")
+    cap = budget_per_unit(known.get("budget"), currency=currency)
+    # A new budget may show again what fits it; a restated need shows only what was not shown yet.
+    hidden = frozenset() if "budget" in learnt else visitor.shown
+    filters = Filters(category=match.categories[0], max_price=cap, exclude=hidden)
+    found = _recommended(recommender, visitor, filters)
+    if not found and cap is not None and _recommended(recommender, visitor, Filters(category=filters.category)):
+        return Fit(products=(), nothing="over budget")
+    ranked = sorted(found, key=lambda product: not (stems(product.title) & match.title_words))
+    return Fit(products=tuple(ranked[:SHOWN]))
+
+
+def _recommended(recommender: Recommender, visitor: Visitor, filters: Filters) -> list[Product]:
+    if visitor.customer_id:
+        found = recommender.for_customer(visitor.customer_id, n=CANDIDATES, filters=filters)
+    elif visitor.viewed:
+        found = recommender.for_session(list(visitor.viewed), n=CANDIDATES, filters=filters)
+    else:
+        found = recommender.popular(n=CANDIDATES, filters=filters)
+    return [Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items]

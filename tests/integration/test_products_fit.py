@@ -1,0 +1,88 @@
+"""A conversation shows products only when they fit what the visitor wants, and says so when nothing does."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesbot.bootstrap import bootstrap
+from salesbot.catalog import items
+from salesbot.config import Settings
+from salesbot.conversation.products import Aisles, budget_per_unit
+from tests.conftest import keyed_client
+
+SHOP = [
+    ("tab-1", "Pixa Tablet Lite", "tablets", "199"),
+    ("tab-2", "Pixa Tablet Pro", "tablets", "649"),
+    ("tab-3", "Voltra Slate Max", "tablets", "1299"),
+    ("lap-1", "Voltra Notebook Air", "laptops", "999"),
+    ("lap-2", "Lumen Laptop Studio", "laptops", "2499"),
+    ("ear-1", "Sonique Earbuds", "headphones", "89"),
+    ("mon-1", "Lumen Monitor 24", "monitors", "329"),
+    ("mon-2", "Lumen Monitor 27", "monitors", "449"),
+    ("mon-3", "Lumen Monitor 32", "monitors", "799"),
+]
+
+
+@pytest.fixture
+def shop(database_url):
+    services = bootstrap(Settings(database_url=database_url, conversation_rate_limit="100/minute"))
+    for item_id, title, category, price in SHOP:
+        items.put(uow=services.uow(), item_id=item_id, title=title, category=category, price=price, currency="EUR")
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def chat(shop):
+    return keyed_client(shop)
+
+
+def conversation(chat):
+    return chat.post("/v1/conversations", json={"visitor_id": "v-1"}).json["conversation_id"]
+
+
+def shown(chat, cid, text):
+    turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": text})
+    assert turn.status_code == 200, turn.json
+    return [item["item_id"] for item in turn.json["reply"]["items"]]
+
+
+@pytest.mark.parametrize("need", ["we need a sofa", "looking for printers", "I want a lawn mower"])
+def test_nothing_is_shown_when_the_store_has_nothing_that_fits(chat, need):
+    assert shown(chat, conversation(chat), need) == []
+
+
+@pytest.mark.parametrize(
+    ("need", "shelf"),
+    [("we need tablets", "tab"), ("a new notebook for work", "lap"), ("some earbuds", "ear"), ("a monitor", "mon")],
+)
+def test_shown_products_are_on_the_shelf_the_need_names(chat, need, shelf):
+    found = shown(chat, conversation(chat), need)
+    assert found
+    assert all(item_id.startswith(shelf) for item_id in found)
+
+
+def test_products_are_not_shown_again_while_the_visitor_talks_of_other_things(chat):
+    cid = conversation(chat)
+    assert shown(chat, cid, "we need tablets")
+    assert shown(chat, cid, "I'm the head of purchasing, I decide") == []
+
+
+def test_a_budget_caps_the_price_and_a_per_unit_budget_caps_each_unit(chat):
+    cid = conversation(chat)
+    assert set(shown(chat, cid, "we need monitors")) == {"mon-1", "mon-2", "mon-3"}
+    assert set(shown(chat, cid, "about 500 EUR")) == {"mon-1", "mon-2"}
+
+
+def test_the_budget_per_unit_divides_a_total_by_the_quantity():
+    assert budget_per_unit({"amount": 10_000, "currency": "EUR", "quantity": 25}, currency="EUR") == 400
+    assert budget_per_unit({"amount": 900, "currency": "EUR", "per_unit": 300}, currency="EUR") == 300
+    assert budget_per_unit({"amount": 900, "currency": "GBP"}, currency="EUR") is None
+    assert budget_per_unit(None, currency="EUR") is None
+
+
+def test_a_need_finds_its_shelf_through_product_titles(shop):
+    aisles = Aisles(shop.uow)
+    assert aisles.match("a notebook").categories[0] == "laptops"  # a title word, not the category's name
+    assert aisles.match("smartphone or phone").categories == ()
+    assert aisles.match("the Lumen stuff").categories == ()  # a brand over several shelves names none
