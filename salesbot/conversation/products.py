@@ -32,14 +32,23 @@ _FILLER = (
 FILLER = frozenset(_FILLER.split())
 
 
-def stems(text: str) -> set[str]:
-    """Content words, plurals folded ("tablets" -> "tablet", "boxes" -> "box")."""
-    found = set()
+def words(text: str) -> list[str]:
+    """Content words in order, plurals folded ("tablets" -> "tablet", "boxes" -> "box")."""
+    found = []
     for word in WORD.findall(text.lower()):
-        if word in FILLER:
-            continue
-        found.add(re.sub(r"(?<=[^aeiou])es$|(?<=[^s])s$", "", word) if len(word) > 4 else word)
+        if word not in FILLER:
+            found.append(_singular(word))
     return found
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and re.search(r"(?:[sxz]|ch|sh)es$", word):
+        return word[:-2]  # boxes, glasses, benches
+    return word[:-1] if len(word) >= 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def stems(text: str) -> set[str]:
+    return set(words(text))
 
 
 @dataclass(frozen=True)
@@ -73,18 +82,20 @@ class Aisles:
         self._names: dict[str, set[str]] = {}
         self._words: dict[str, Counter[str]] = {}  # category -> title word -> items using it
         self._sizes: Counter[str] = Counter()
+        self._bound: dict[tuple[str, int], set[str]] = {}  # (word, side) -> the only words beside it in titles
 
     def match(self, need: str) -> Match:
         """The categories a need names, directly or through the titles of their items (best first)."""
         self._refresh()
-        wanted = stems(need)
+        ordered = words(need)
+        wanted = set(ordered)
         scores: Counter[str] = Counter()
         named_in_titles: set[str] = set()
         for category, names in self._names.items():
             if wanted & names or any(_part_of(word, names) for word in wanted):
                 scores[category] += 10.0
             for word in wanted & set(self._words[category]):
-                if self._specific(word):
+                if self._specific(word) and not self._clashes(word, ordered):
                     scores[category] += 1.0 + self._words[category][word] / self._sizes[category]
                     named_in_titles.add(word)
         ranked = tuple(category for category, _score in scores.most_common())
@@ -94,6 +105,17 @@ class Aisles:
         """A title word that names a kind of product, not a brand, colour or adjective used all over the store."""
         spread = sum(1 for counts in self._words.values() if word in counts)
         return spread <= max(1, len(self._words) // 5)
+
+    def _clashes(self, word: str, need: list[str]) -> bool:
+        """A word the titles only use in one compound ("car" in "Car Seat", "machine" in "Espresso Machine") does
+        not match a need that puts another word in its partner's place ("car tyres", "washing machine")."""
+        for at in (index for index, each in enumerate(need) if each == word):
+            for side in (-1, 1):
+                partners = self._bound.get((word, side))
+                beside = at + side
+                if partners and 0 <= beside < len(need) and need[beside] not in partners:
+                    return True
+        return False
 
     def _refresh(self) -> None:
         with self._lock:
@@ -110,13 +132,20 @@ class Aisles:
 
     def _read(self, rows: Iterable[tuple[str, str]]) -> None:
         names: dict[str, set[str]] = {}
-        words: dict[str, Counter[str]] = defaultdict(Counter)
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
         sizes: Counter[str] = Counter()
+        beside: dict[tuple[str, int], set[str | None]] = defaultdict(set)
         for category, title in rows:
             names.setdefault(category, stems(category.replace("-", " ")))
-            words[category].update(stems(title))
+            in_title = words(title)
+            counts[category].update(in_title)
             sizes[category] += 1
-        self._names, self._words, self._sizes = names, dict(words), sizes
+            for at, word in enumerate(in_title):
+                for side in (-1, 1):
+                    beside[(word, side)].add(in_title[at + side] if 0 <= at + side < len(in_title) else None)
+        self._names, self._words, self._sizes = names, dict(counts), sizes
+        # Bound on a side: always the same one or two words there, never the end of the title.
+        self._bound = {key: set(found) for key, found in beside.items() if None not in found and len(found) <= 2}
 
 
 def _part_of(word: str, names: set[str]) -> bool:
