@@ -21,6 +21,7 @@ from salesbot.recommender.serving import Filters, Recommender
 SHOWN = 3
 CANDIDATES = 30  # the recommender's picks within the matched shelf, re-ranked so that title matches come first
 CHECK_EVERY = 60.0
+COMPOUND_USES = 3  # titles that must pair a word with the same neighbour before it counts as part of a compound
 WORD = re.compile(r"[^\W\d_]{3,}")
 # Words that say nothing about what is wanted ("I need something new for my home office").
 _FILLER = (
@@ -92,7 +93,7 @@ class Aisles:
         scores: Counter[str] = Counter()
         named_in_titles: set[str] = set()
         for category, names in self._names.items():
-            if wanted & names or any(_part_of(word, names) for word in wanted):
+            if wanted & names:
                 scores[category] += 10.0
             for word in wanted & set(self._words[category]):
                 if self._specific(word) and not self._clashes(word, ordered):
@@ -135,23 +136,23 @@ class Aisles:
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         sizes: Counter[str] = Counter()
         beside: dict[tuple[str, int], set[str | None]] = defaultdict(set)
+        uses: Counter[str] = Counter()
         for category, title in rows:
             names.setdefault(category, stems(category.replace("-", " ")))
             in_title = words(title)
             counts[category].update(in_title)
             sizes[category] += 1
+            uses.update(in_title)
             for at, word in enumerate(in_title):
                 for side in (-1, 1):
                     beside[(word, side)].add(in_title[at + side] if 0 <= at + side < len(in_title) else None)
         self._names, self._words, self._sizes = names, dict(counts), sizes
         # Bound on a side: always the same one or two words there, never the end of the title.
-        self._bound = {key: set(found) for key, found in beside.items() if None not in found and len(found) <= 2}
-
-
-def _part_of(word: str, names: set[str]) -> bool:
-    """ "phone" is part of "smartphone": a need may name the category by a shorter form. Not the other way round:
-    "notebook" holds "book" and "earphone" holds "phone", and neither is that shelf."""
-    return len(word) >= 4 and any(word in name for name in names)
+        self._bound = {
+            key: set(found)
+            for key, found in beside.items()
+            if None not in found and len(found) <= 2 and uses[key[0]] >= COMPOUND_USES
+        }
 
 
 def budget_per_unit(budget: dict[str, Any] | None, *, currency: str) -> float | None:
