@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from flask import Flask, Response, after_this_request, current_app, g, request
@@ -23,6 +24,7 @@ from salesbot.access.roles import Role, may
 from salesbot.config import Settings
 from salesbot.errors import PermissionDenied, Unauthenticated
 
+log = logging.getLogger("api.access")
 View = TypeVar("View", bound=Callable[..., Any])
 BEARER = "bearer "
 LIMITER_RETRY_AFTER = "X-Salesbot-Limiter-Retry-After"
@@ -124,19 +126,32 @@ def limited_per(scope: str, *, by: str, rate: Callable[[Settings], str]) -> Call
             budget, whose = _key_budget()
             limiter: Limiter = current_app.extensions["salesbot.limiter"]
             if limiter.enabled:
-                if not limiter.limiter.test(budget, *whose):
-                    _refuse(limiter, budget, whose, f"at most {budget} for this key")
-                g.key_budget_settled = True  # from here on, refused or not, the key's budget is dealt with here
-                spend(scope, kwargs[by], rate(salesbot().settings))
-                if not limiter.limiter.hit(budget, *whose):
-                    _refuse(limiter, budget, whose, f"at most {budget} for this key")
-                _tell_budget(limiter, budget, whose)
+                with _counters_may_fail():
+                    if not limiter.limiter.test(budget, *whose):
+                        _refuse(limiter, budget, whose, f"at most {budget} for this key")
+                    g.key_budget_settled = True  # from here on, refused or not, the key's budget is dealt with here
+                    spend(scope, kwargs[by], rate(salesbot().settings))
+                    if not limiter.limiter.hit(budget, *whose):
+                        _refuse(limiter, budget, whose, f"at most {budget} for this key")
+                    _tell_budget(limiter, budget, whose)
             return view(*args, **kwargs)
 
         setattr(limited, KEY_BUDGET_IN_VIEW, True)
         return limited  # type: ignore[return-value]
 
     return decorate
+
+
+@contextlib.contextmanager
+def _counters_may_fail() -> Iterator[None]:
+    """Counting in a shared store (Redis) that fails lets the request through, as the limiter's own checks do
+    (`swallow_errors`): an outage of the counters must not answer 500 to every visitor."""
+    try:
+        yield
+    except TooManyRequests:
+        raise
+    except Exception:
+        log.warning("rate-limit counters unavailable; the request is let through", exc_info=True)
 
 
 def _key_budget() -> tuple[RateLimitItem, tuple[str, str]]:
@@ -150,7 +165,8 @@ def _charge_the_refused(response: Response) -> Response:
     limiter: Limiter = current_app.extensions["salesbot.limiter"]
     if limiter.enabled and _key_budget_in_view() and not g.get("key_budget_settled"):
         budget, whose = _key_budget()
-        limiter.limiter.hit(budget, *whose)
+        with _counters_may_fail():
+            limiter.limiter.hit(budget, *whose)
     return response
 
 

@@ -70,3 +70,14 @@ def test_processes_sharing_redis_share_the_budget(sqlite_database_url, redis_url
     headers = bearer(services, "server")
     statuses = [app.test_client().get("/v1/items", headers=headers).status_code for app in (first, second) * 2]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_visitors_still_get_answers_while_the_shared_counters_are_down(sqlite_database_url):
+    """Redis unreachable (nothing listens on port 1): requests are let through, never a 500."""
+    app, services = make_app(sqlite_database_url, redis_url="redis://127.0.0.1:1/0")
+    client, headers = app.test_client(), bearer(services, "server")
+    assert client.get("/v1/items", headers=headers).status_code == 200
+    cid = client.post("/v1/conversations", json={"visitor_id": "v-1"}, headers=headers).get_json()["conversation_id"]
+    answer = client.post(f"/v1/conversations/{cid}/messages", json={"text": "we need tablets"}, headers=headers)
+    assert answer.status_code == 200
+    services.close()
