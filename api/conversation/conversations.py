@@ -71,6 +71,7 @@ class LeadOut(Schema):
     score_breakdown = fields.Dict(required=True, metadata={"description": "Each field's and behaviour's points"})
     fields_ = fields.Dict(data_key="fields", attribute="fields", required=True)
     missing = fields.List(fields.Str(), required=True, metadata={"description": "Required fields still unknown"})
+    declined = fields.List(fields.Str(), metadata={"description": "Fields the visitor declined to give"})
 
 
 class TurnOut(Schema):

@@ -46,6 +46,9 @@ class Context:
     currency: str
     region: str
     misunderstood: int = 0  # turns in a row the bot did not understand
+    declined: tuple[str, ...] = ()  # fields the visitor chose not to give: never asked again
+    last_learnt: tuple[str, ...] = ()  # fields the bot's last reply took in: what "actually, make it 50" corrects
+    store: tuple[Product, ...] = ()  # a few popular items, when the visitor asks what the store sells
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Decision:
     offer_id: str | None = None
     quick_replies: tuple[str, ...] = ()
     understood: bool = True
+    declined: tuple[str, ...] = ()  # fields the visitor declined this turn
     wants_human: bool = False
     language: str = "en"
     prompt_tokens: int = 0

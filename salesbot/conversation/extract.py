@@ -12,29 +12,42 @@ import re
 from datetime import date, datetime, timedelta
 
 import phonenumbers
+import pycountry
 from dateutil import parser as dates
 from email_validator import EmailNotValidError, validate_email
 
 CURRENCIES = {
     "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "us$": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
-    "chf": "CHF", "inr": "INR", "₹": "INR", "rupees": "INR", "sek": "SEK", "pln": "PLN", "jpy": "JPY", "¥": "JPY",
-    "cad": "CAD", "aud": "AUD",
+    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
+    "chf": "CHF", "fr.": "CHF", "franken": "CHF", "francs": "CHF", "inr": "INR", "₹": "INR", "rupees": "INR",
+    "sek": "SEK", "nok": "NOK", "dkk": "DKK", "kr": "SEK", "kr.": "SEK", "kroner": "NOK", "kronor": "SEK",
+    "pln": "PLN", "zł": "PLN", "zl": "PLN", "zloty": "PLN", "złoty": "PLN", "jpy": "JPY", "¥": "JPY", "yen": "JPY",
+    "cny": "CNY", "rmb": "CNY", "yuan": "CNY", "cad": "CAD", "c$": "CAD", "aud": "AUD", "a$": "AUD", "au$": "AUD",
+    "czk": "CZK", "kč": "CZK", "huf": "HUF", "₩": "KRW", "won": "KRW", "₺": "TRY", "lira": "TRY", "r$": "BRL",
+    "rand": "ZAR", "₽": "RUB", "rubles": "RUB",
 }  # fmt: skip
-SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mio": 1e6, "million": 1e6, "mn": 1e6, "bn": 1e9, "billion": 1e9}
+KRONER = {"NO": "NOK", "DK": "DKK", "SE": "SEK", "IS": "ISK"}  # "kr" is the krone or krona of where they are
+ISO_CODES = sorted({c.alpha_3 for c in pycountry.currencies} - {"ALL", "TOP", "CUP", "MOP", "BOB", "GEL", "MAD"})
+SCALES = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mio": 1e6, "million": 1e6, "mn": 1e6, "bn": 1e9,
+          "billion": 1e9}  # fmt: skip
 PERIODS = {
     "year": "year", "yr": "year", "annually": "year", "annual": "year", "yearly": "year", "pa": "year",
     "month": "month", "mo": "month", "monthly": "month", "week": "week", "weekly": "week",
 }  # fmt: skip
 DASH = r"(?:-|\u2013|to|and)"  # 5-10k, 5\u201310k, 5 to 10k, between 5 and 10k
+_WORDS = "|".join(re.escape(word) for word in sorted(CURRENCIES, key=len, reverse=True) if word[0].isalpha())
 _CURRENCY = (
-    r"(?P<{name}>us\$|[$\u20ac\u00a3\u20b9\u00a5]|usd|eur(?:os?)?|gbp|pounds?|dollars?|bucks|chf|inr|rupees|"
-    r"sek|pln|jpy|cad|aud)"
+    r"(?P<{name}>(?:us|au|a|c|r)\$|[$\u20ac\u00a3\u20b9\u00a5\u20a9\u20ba\u20bd]|"
+    + r"(?:"
+    + _WORDS.replace("{", "{{").replace("}", "}}")
+    + r")(?![a-z])|(?-i:"
+    + "|".join(ISO_CODES)
+    + r")\b)"
 )
 _NUMBER = (
     r"(?P<{name}>\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)"
-    r"\s*(?P<{scale}>k|thousand|mio|mn|m|million|bn|billion)?\b"
+    r"\s*(?P<{scale}>k|thousand|grand|mio|mn|m|million|bn|billion)?\b"
 )
 _PERIOD = (
     r"(?:\s*(?:/|per|a|an|each|for (?:one|a|an|1))\s*(?P<period>year|yr|month|mo|week)\b"
@@ -46,8 +59,47 @@ AMOUNT = re.compile(
     + _NUMBER.format(name="high", scale="high_scale") + r")?\s*" + _CURRENCY.format(name="post") + r"?" + _PERIOD,
     re.IGNORECASE,
 )  # fmt: skip
-QUANTITY = re.compile(r"\s*(?!(?:a|an|per|each|for|to|and|or|year|month|week|k|m)\b)[a-z]{2,}", re.I)
-BUDGET_CUE = re.compile(r"\b(budget|spend|afford|up to|max(imum)?|around|about|between|allocated|plan with)\b", re.I)
+QUANTITY = re.compile(  # "40 tablets": the word after a bare number says it counts things, not money
+    r"\s*(?!(?:a|an|per|each|for|to|and|or|year|month|week|k|m|total|in|overall|tops|max|maximum|all|altogether|"
+    r"is|budget)\b)[a-z]{2,}",
+    re.I,
+)
+EACH = re.compile(r"\s*(?:each|apiece|a piece|per (?:unit|piece|item|device|seat|person)|/\s*(?:unit|pc))\b", re.I)
+UNITS = re.compile(r"\b(?P<count>\d{1,6})\s*(?:x\s*)?(?P<noun>[a-z][a-z-]{1,}s|pcs|units|x)\b", re.I)
+NOT_UNITS = {
+    "days",
+    "weeks",
+    "months",
+    "years",
+    "hours",
+    "minutes",
+    "employees",
+    "people",
+    "persons",
+    "staff",
+    "heads",
+    "euros",
+    "dollars",
+    "bucks",
+    "pounds",
+    "francs",
+    "kroner",
+    "kronor",
+    "rupees",
+    "rubles",
+    "yrs",
+    "mos",
+    "others",
+    "times",
+    "members",
+    "users",
+    "seats",
+} | set(CURRENCIES)
+BUDGET_CUE = re.compile(
+    r"\b(budget|spend|afford|up to|max(imum)?|around|about|between|allocated|plan with|total|in total|overall|"
+    r"under|below|less than)\b",
+    re.I,
+)
 
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
     name.lower(): n for n, name in enumerate(calendar.month_abbr) if name
@@ -66,20 +118,24 @@ QUARTER = re.compile(r"\b(?:(?P<which>this|next)\s+quarter|q(?P<number>[1-4]))\b
 RELATIVE = re.compile(r"\b(?P<which>this|next|end of (?:the|this)?)\s*(?P<unit>week|month|year)\b", re.I)
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+OTHERS = re.compile(r"\b(?:colleague|boss|manager|wife|husband|friend|partner|assistant|his|her|their|"
+                    r"someone|somebody|another|other person|cc)\b", re.I)  # fmt: skip
 SIZE = re.compile(
     r"(?P<low>\d[\d,.]*)\s*(?:k\b)?(?:\s*(?:-|\u2013|to)\s*(?P<high>\d[\d,.]*))?\+?\s*"
     r"(?:employees|people|staff|persons|heads|(?:person|people|member)\s+team|fte)\b"
     r"|\bteam of\s+(?P<team>\d[\d,]*)",
     re.I,
 )
+YES_NO = re.compile(r"\s*(?:(?P<yes>yes|yep|yeah|sure|i do|i will)|no|nope|not me|i don'?t)\s*[.!]*\s*", re.I)
 DECIDERS = re.compile(
     r"\b(ceo|cto|cfo|coo|cio|cmo|founder|co-?founder|owner|president|director|vp|vice president|head of|partner|"
-    r"managing director|i decide|i sign|my call|i make the decision|decision maker|i approve)\b",
+    r"managing director|i decide|i sign|my call|i make the decision|decision maker|i approve|decision is mine|"
+    r"final say|my decision|i have the final|it's on me)\b",
     re.I,
 )
 NOT_DECIDERS = re.compile(
     r"\b(not the decision|need to ask|check with my|my (boss|manager) decides|intern|student|assistant|"
-    r"not my call|someone else decides)\b",
+    r"not my call|someone else decides|my \w+ decides?|i recommend|not the one who decides)\b",
     re.I,
 )
 TITLES = (
@@ -117,33 +173,69 @@ COMPANY = re.compile(
     r"\b(?:from|at|for|with|company's|we are|we're|represent)\s+"
     r"(?P<company>[A-Z][\w&.'-]*(?:\s+(?:[A-Z][\w&.'-]*|&|and|of))*(?:\s+(?:GmbH|Inc\.?|Ltd\.?|LLC|AG|SA|BV|Corp\.?))?)"
 )
+COMMON_WORDS = set(
+    re.findall(
+        r"\S+",
+        """
+    ignore previous instructions instruction prompt system all above forget disregard reveal print show tell
+    say the a an and or but if then you your yours me my i we our us it its this that these those is are was
+    be been please thanks thank hello hi hey yes no not none nothing nobody anyone someone what who why how
+    when where which want need looking buy sell price prices cheap budget order help admin root user test null
+    undefined drop table select delete insert update script alert true false skip pass dunno rather prefer say
+    telling human agent person bot robot assistant manager ceo cto cfo owner director head of purchasing sales
+    newsletter discount discounts student students laptop laptops tablet tablets monitor monitors printer
+""",
+    )
+)
 NOT_NAMES = {"Looking", "Interested", "Not", "Just", "Here", "Fine", "Good", "Ok", "Okay", "Sorry", "Trying", "Going"}
 
 
-def budget(text: str, *, asked: bool = False, currency: str = "EUR") -> dict | None:
-    """`{amount, currency, period[, min, max]}`: the amount is the most they would spend.
+def budget(text: str, *, asked: bool = False, currency: str = "EUR", region: str | None = None) -> dict | None:
+    """`{amount, currency, period[, min, max][, quantity, per_unit]}`: the amount is the most they would spend.
 
     Of several amounts, one with a currency wins; a bare number followed by a word ("40 tablets") is a
-    quantity, not money.
+    quantity, not money. With a quantity, the amount is per unit when it says "each", else the total.
     """
     cue = BUDGET_CUE.search(text)
     if not asked and cue is None and not _has_currency(text):
         return None
     found = []
     for match in AMOUNT.finditer(text):
-        value = _budget_of(match, currency=currency, needs_currency=not asked and cue is None)
+        value = _budget_of(match, currency=currency, region=region, needs_currency=not asked and cue is None)
         symbol = match.group("pre") or match.group("mid") or match.group("post")
         if value is None or (not symbol and QUANTITY.match(text, match.end())):
             continue
-        found.append((not symbol, cue is not None and match.start() < cue.start(), match.start(), value))
-    return min(found, key=lambda each: each[:3])[3] if found else None
+        found.append((not symbol, cue is not None and match.start() < cue.start(), match.start(), value, match))
+    if not found:
+        return None
+    best = min(found, key=lambda each: each[:3])
+    return per_unit(best[3], text, each=EACH.match(text, best[4].end()) is not None, quantity=quantity(text))
+
+
+def per_unit(value: dict, text: str, *, each: bool, quantity: int | None) -> dict:
+    """The budget with the price each unit may cost, when a quantity is known ("25 monitors, 10k total")."""
+    if each and quantity:
+        return value | {"amount": value["amount"] * quantity, "quantity": quantity, "per_unit": value["amount"]}
+    if each:
+        return value | {"per_unit": value["amount"]}
+    if quantity:
+        return value | {"quantity": quantity, "per_unit": round(value["amount"] / quantity, 2)}
+    return value
+
+
+def quantity(text: str) -> int | None:
+    """How many units they want: "25 monitors", "10 x laptops", "40 pcs"."""
+    for match in UNITS.finditer(text):
+        if match.group("noun").lower() not in NOT_UNITS and 1 < int(match.group("count")) <= 100_000:
+            return int(match.group("count"))
+    return None
 
 
 def _has_currency(text: str) -> bool:
     return any(match.group("pre") or match.group("post") or match.group("mid") for match in AMOUNT.finditer(text))
 
 
-def _budget_of(match: re.Match, *, currency: str, needs_currency: bool) -> dict | None:
+def _budget_of(match: re.Match, *, currency: str, region: str | None, needs_currency: bool) -> dict | None:
     symbol = match.group("pre") or match.group("mid") or match.group("post")
     if needs_currency and not symbol:
         return None
@@ -152,10 +244,18 @@ def _budget_of(match: re.Match, *, currency: str, needs_currency: bool) -> dict 
     if low is None or low <= 0 or (high is not None and high < low):
         return None
     period = PERIODS.get((match.group("period") or match.group("adverb") or "").lower())
-    found = {"amount": high or low, "currency": CURRENCIES.get((symbol or "").lower(), currency), "period": period}
+    found = {"amount": high or low, "currency": _currency(symbol, currency, region), "period": period}
     if high is not None:
         found |= {"min": low, "max": high}
     return found
+
+
+def _currency(symbol: str | None, default: str, region: str | None) -> str:
+    if not symbol:
+        return default
+    if symbol.lower().startswith("kr") and region in KRONER:
+        return KRONER[region]
+    return CURRENCIES.get(symbol.lower()) or (symbol.upper() if symbol.upper() in ISO_CODES else default)
 
 
 def _number(digits: str | None, scale: str | None) -> float | None:
@@ -245,13 +345,16 @@ def _explicit_date(text: str, *, today: date) -> date | None:
         parsed = dates.parse(text, fuzzy=True, default=datetime(today.year, today.month, 1), dayfirst=True)
     except (ValueError, OverflowError, TypeError):
         return None
-    return parsed.date() if parsed.date() >= today else None
+    return parsed.date() if today <= parsed.date() <= today + timedelta(days=MAX_DAYS) else None
 
 
 def email(text: str) -> str | None:
-    for candidate in EMAIL.findall(text):
+    """The visitor's own address; one said to be someone else's ("my colleague's is ...") is not theirs."""
+    for match in EMAIL.finditer(text):
+        if OTHERS.search(text[max(0, match.start() - 40) : match.start()]):
+            continue
         try:
-            return validate_email(candidate.strip(".'"), check_deliverability=False).normalized.lower()
+            return validate_email(match.group().strip(".'"), check_deliverability=False).normalized.lower()
         except EmailNotValidError:
             continue
     return None
@@ -267,9 +370,11 @@ def phone(text: str, *, region: str = "DE") -> str | None:
 
 def authority(text: str, *, asked: bool = False) -> dict | None:
     """`{role, decision_maker}`: decision_maker is True, False or None (not said)."""
+    if asked and (bare := YES_NO.fullmatch(text)):
+        return {"role": None, "decision_maker": bare.group("yes") is not None}
     role = ROLE.search(text)
     title = role.group("role").strip().lower() if role else None
-    if title is None and asked and len(text.split()) <= 6 and not NOT_DECIDERS.search(text):
+    if title is None and asked and _bare_role(text) and not NOT_DECIDERS.search(text):
         title = text.strip(" .!").lower()
     decider: bool | None = None
     if NOT_DECIDERS.search(text):
@@ -279,6 +384,12 @@ def authority(text: str, *, asked: bool = False) -> dict | None:
     if title is None and decider is None:
         return None
     return {"role": title, "decision_maker": decider}
+
+
+def _bare_role(text: str) -> bool:
+    """A short answer that can only be a role ("purchasing", "office manager"), not "no rush, just browsing"."""
+    timely = SOON.search(text) or NOT_SOON.search(text) or HORIZON.search(text)
+    return len(text.split()) <= 6 and not timely
 
 
 def company_size(text: str, *, asked: bool = False) -> dict | None:
@@ -299,14 +410,22 @@ def company_size(text: str, *, asked: bool = False) -> dict | None:
 
 
 def name(text: str, *, asked: bool = False) -> str | None:
+    """A person's name, when the words could be one ("Ignore Previous Instructions" could not)."""
     for pattern in (NAMED, NAME):
         match = pattern.search(text)
         if match and match.group("name").split()[0].capitalize() not in NOT_NAMES:
-            return _person(SUFFIXES.sub("", match.group("name")))
+            found = _person(SUFFIXES.sub("", match.group("name")))
+            return found if plausible_name(found) else None
     words = SUFFIXES.sub("", text.strip(" .!")).split()
     if asked and 1 <= len(words) <= 3 and all(re.fullmatch(_WORD + r"\.?", word) for word in words):
-        return _person(" ".join(words))
+        found = _person(" ".join(words))
+        return found if plausible_name(found) else None
     return None
+
+
+def plausible_name(found: str) -> bool:
+    """No ordinary word of a sentence or a command: names are not "Ignore Previous Instructions"."""
+    return not any(word.lower().strip(".") in COMMON_WORDS for word in found.split())
 
 
 def _person(found: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from salesbot.conversation import extract
+from salesbot.conversation import extract, intents
 from salesbot.conversation.brains import INTENTS, Context, Decision
 from salesbot.conversation.rules import EXPECTED, match_category
 from salesbot.errors import InvalidInput
@@ -66,7 +66,7 @@ def clean_message(text: Any, *, longest: int) -> str:
 
 
 def wants_human(text: str) -> bool:
-    return HUMAN.search(text) is not None
+    return HUMAN.search(text) is not None or intents.wants_person(text)
 
 
 def check(decision: Decision, context: Context, *, instructions: str) -> Checked:
@@ -191,6 +191,11 @@ def _money(value: dict, context: Context) -> dict:
         if not 0 < low <= high:
             raise ValueError("not a range")
         found |= {"amount": high, "min": low, "max": high}
+    if value.get("per_unit") is not None:  # a budget for a quantity: the price each unit may cost
+        each, count = _finite(value["per_unit"]), int(_finite(value.get("quantity") or 1))
+        if not 0 < each <= found["amount"] or count < 1:
+            raise ValueError("not a per-unit budget")
+        found |= {"quantity": count, "per_unit": each} if value.get("quantity") else {"per_unit": each}
     return found
 
 

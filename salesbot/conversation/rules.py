@@ -1,23 +1,24 @@
-"""The rules brain: no network. Typed extractors read the message, BM25 finds FAQ answers, the schema's
-questions come in order, and an answer that does not parse is asked again with what was expected."""
+"""The rules brain: no network. The message's intent comes first (a question is answered, a decline skips the
+field), typed extractors read its statements, the schema's questions come in order, and an answer that does not
+parse is asked again with what was expected."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
-from salesbot.conversation import extract
+from salesbot.conversation import extract, intents
 from salesbot.conversation.brains import Context, Decision
 from salesbot.conversation.qualification import Field
 
-QUESTION = re.compile(
-    r"\?\s*$|^\s*(how|what|when|where|why|which|who|whom|can|could|do|does|did|is|are|will|would|should|may)\b", re.I
-)
 NEED_CUE = re.compile(
     r"\b(?:need|needs|looking for|look for|want|wants|interested in|searching for|shopping for|buy|buying|"
     r"purchase|after|require|equip)\b",
     re.I,
 )
+FREE_TEXT = ("need", "name", "company", "text")  # any words could be the answer, so a decline is a decline
 EXPECTED = {
     "money": 'an amount, like "5,000 EUR" or "10-20k USD"',
     "timeline": 'a date or a horizon, like "by March", "next quarter" or "within 2 weeks"',
@@ -36,40 +37,57 @@ class RulesBrain:
     name = "rules"
 
     def decide(self, context: Context) -> Decision:
-        learnt = self.read(context)
-        known = context.known | learnt
-        if QUESTION.search(context.message) and not learnt:
-            return self._answer_question(context, known)
         asked = context.schema.field(context.asked) if context.asked else None
-        if asked is not None and asked.name not in learnt and not learnt:
+        if asked is not None and _declines(asked, context):
+            return self._declined(context, asked)
+        learnt = self.read(context)
+        if intents.questions(context.message) or intents.asks_catalog(context.message):
+            return self._answer_question(context, learnt)
+        if not learnt and intents.small_talk(context.message):
+            return self._next(context, {}, opening=_small_talk(context.message))
+        if asked is not None and not learnt:
             return self._ask_again(context, asked)
-        return self._next(context, known, learnt)
+        return self._next(context, learnt)
 
     def read(self, context: Context) -> dict[str, Any]:
-        """Every schema field the message gives a value for, not only the one asked for."""
-        found = {}
+        """Every schema field the message's statements give a value for, not only the one asked for; its
+        questions give none. A correction re-reads the fields the bot took in last turn."""
+        said = replace(context, message=intents.statements(context.message))
+        if not said.message:
+            return {}
+        found, correcting = {}, intents.corrects(said.message)
         for spec in context.schema.fields:
-            value = _extract(spec, context)
+            value = _extract(spec, said, asked=spec.name in context.last_learnt) if correcting else _extract(spec, said)
             if value is not None:
                 found[spec.name] = value
-        return found
+        return _per_unit(found, context.known)
 
-    def _answer_question(self, context: Context, known: dict[str, Any]) -> Decision:
-        upcoming = context.schema.next_question(known)
+    def _declined(self, context: Context, asked: Field) -> Decision:
+        return self._next(context, {}, declined=(asked.name,), opening="No problem, let's skip that.")
+
+    def _answer_question(self, context: Context, learnt: dict[str, Any]) -> Decision:
+        upcoming = _upcoming(context, context.known | learnt)
         follow_up = f" {upcoming.question}" if upcoming else ""
+        noted = f"{_noted(learnt)} " if learnt else ""
+        asks = upcoming.name if upcoming else None
+        if intents.asks_catalog(context.message) and (context.categories or context.store):
+            return Decision(reply=noted + _store(context) + follow_up, intent="answer_faq", fields=learnt, asks=asks,
+                            item_ids=_ids(context.store), quick_replies=context.categories[:4])  # fmt: skip
         if not context.faqs:
             return Decision(
-                reply="I don't know that one, I'm afraid. I can bring in a colleague who does." + follow_up,
+                reply=noted + "I don't know that one, I'm afraid. Shall I get a colleague who does?" + follow_up,
                 intent="answer_faq",
-                asks=upcoming.name if upcoming else None,
+                fields=learnt,
+                asks=asks,
                 quick_replies=("Talk to a person",),
             )
         best = context.faqs[0]
         return Decision(
-            reply=best.answer + follow_up,
+            reply=noted + best.answer + follow_up,
             intent="answer_faq",
+            fields=learnt,
             faq_ids=(best.faq_id,),
-            asks=upcoming.name if upcoming else None,
+            asks=asks,
             quick_replies=_quick_replies(upcoming, context),
         )
 
@@ -82,16 +100,21 @@ class RulesBrain:
             quick_replies=_quick_replies(asked, context),
         )
 
-    def _next(self, context: Context, known: dict[str, Any], learnt: dict[str, Any]) -> Decision:
-        parts = [_thanks(learnt)] if learnt else []
+    def _next(
+        self, context: Context, learnt: dict[str, Any], *, declined: tuple[str, ...] = (), opening: str = ""
+    ) -> Decision:
+        known = context.known | learnt
+        parts = [opening] if opening else []
+        parts += [_noted(learnt)] if learnt else []
         shown = context.products[:3] if "need" in known else ()  # already fitted to what they said
         if shown:
             listed = ", ".join(f"{p.title} ({p.price} {p.currency})" for p in shown)
             parts.append(f"These could fit: {listed}.")
-        upcoming = context.schema.next_question(known)
+        upcoming = _upcoming(replace(context, declined=context.declined + declined), known)
         if upcoming is None:
             parts.append("That's everything I need, thank you. A colleague will be in touch shortly.")
-            return Decision(reply=" ".join(parts), intent="close", fields=learnt, item_ids=_ids(shown))
+            return Decision(reply=" ".join(parts), intent="close", fields=learnt, item_ids=_ids(shown),
+                            declined=declined)  # fmt: skip
         parts.append(upcoming.question)
         return Decision(
             reply=" ".join(parts),
@@ -100,14 +123,31 @@ class RulesBrain:
             asks=upcoming.name,
             item_ids=_ids(shown),
             quick_replies=_quick_replies(upcoming, context),
+            declined=declined,
         )
 
 
-def _extract(spec: Field, context: Context) -> Any:
-    text, asked = context.message, spec.name == context.asked
+def _declines(asked: Field, context: Context) -> bool:
+    """A refusal, not an answer: for free text and roles any words could be one, so the refusal wins there,
+    except a plain "no" to "will you make the buying decision?"."""
+    if not intents.declines(context.message):
+        return False
+    if asked.type == "authority":
+        return extract.YES_NO.fullmatch(context.message) is None
+    return asked.type in FREE_TEXT or _extract(asked, context) is None
+
+
+def _upcoming(context: Context, known: dict[str, Any]) -> Field | None:
+    """The next field to ask for: never one the visitor declined."""
+    return context.schema.next_question(known | dict.fromkeys(context.declined, "declined"))
+
+
+def _extract(spec: Field, context: Context, *, asked: bool | None = None) -> Any:
+    text = context.message
+    asked = spec.name == context.asked if asked is None else asked
     match spec.type:
         case "money":
-            return extract.budget(text, asked=asked, currency=context.currency)
+            return extract.budget(text, asked=asked, currency=context.currency, region=context.region)
         case "timeline":
             return extract.timeline(text, today=context.today, asked=asked)
         case "email":
@@ -128,13 +168,25 @@ def _extract(spec: Field, context: Context) -> Any:
             return text.strip()[:500] if asked else None
 
 
+def _per_unit(found: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+    """A budget said after the quantity ("we need 25 monitors", then "10k total") caps the price per unit."""
+    wanted = (found.get("need") or known.get("need") or {}).get("quantity")
+    budget = next((value for value in found.values() if isinstance(value, dict) and "per_unit" in value), None)
+    for name, value in found.items():
+        if wanted and budget is None and isinstance(value, dict) and {"amount", "currency"} <= value.keys():
+            found[name] = extract.per_unit(value, "", each=False, quantity=wanted)
+    return found
+
+
 def need(text: str, categories: tuple[str, ...], *, asked: bool = False) -> dict | None:
     """`{text, category}`: what they are after, and the catalog category it matches (or None)."""
     cue = NEED_CUE.search(text)
-    if cue is None and (not asked or QUESTION.search(text)):
+    if cue is None and (not asked or intents.questions(text)):
         return None
     wanted = (text[cue.end() :] if cue else text).strip(" .!,:") or text.strip()
-    return {"text": wanted[:300], "category": match_category(text, categories)}
+    found = {"text": wanted[:300], "category": match_category(text, categories)}
+    count = extract.quantity(text)
+    return found | {"quantity": count} if count else found
 
 
 def match_category(text: str, categories: tuple[str, ...]) -> str | None:
@@ -156,10 +208,43 @@ def _ids(shown: tuple) -> tuple[str, ...]:
     return tuple(product.item_id for product in shown)
 
 
-def _thanks(learnt: dict[str, Any]) -> str:
-    if "name" in learnt:
-        return f"Thanks, {learnt['name']}."
-    return "Got it, thanks."
+def _noted(learnt: dict[str, Any]) -> str:
+    """One acknowledgement that names what was understood: "Thanks, Maria. 30,000 EUR, noted." """
+    thanks = f"Thanks, {learnt['name']}." if "name" in learnt else ""
+    said = [text for name, value in learnt.items() if name != "name" and (text := _said(value))]
+    noted = f"{', '.join(said[:3])}, noted." if said else ("" if thanks else "Noted.")
+    return " ".join(part for part in (thanks, noted[:1].upper() + noted[1:]) if part)
+
+
+def _said(value: Any) -> str:
+    if not isinstance(value, dict):
+        return str(value)
+    if "amount" in value:
+        each = f" ({value['per_unit']:,.0f} each)" if value.get("per_unit") else ""
+        period = f" a {value['period']}" if value.get("period") else ""
+        return f"{value['amount']:,.0f} {value['currency']}{period}{each}"
+    if "due_date" in value:
+        return f"by {date.fromisoformat(value['due_date']):%-d %B %Y}"
+    if "decision_maker" in value:
+        decides = {True: "you decide", False: "someone else decides", None: ""}[value["decision_maker"]]
+        return " and ".join(part for part in (value.get("role"), decides) if part)
+    if "min" in value:
+        return f"{value['min']} people" if value["min"] == value["max"] else f"{value['min']}-{value['max']} people"
+    return str(value.get("category") or value.get("text") or "")[:60]
+
+
+def _small_talk(message: str) -> str:
+    return "You're welcome!" if re.search(r"\b(thanks?|thank you|thx|cheers)\b", message, re.I) else "Hello!"
+
+
+def _store(context: Context) -> str:
+    """What the store sells, from the catalog itself."""
+    kinds = list(context.categories[:6])
+    said = f"We carry {', '.join(kinds[:-1])} and {kinds[-1]}." if len(kinds) > 1 else ""
+    said = said or (f"We carry {kinds[0]}." if kinds else "")
+    if context.store:
+        said += " Popular right now: " + ", ".join(p.title for p in context.store[:3]) + "."
+    return said.strip()
 
 
 def _quick_replies(spec: Field | None, context: Context) -> tuple[str, ...]:

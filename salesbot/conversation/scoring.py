@@ -51,13 +51,16 @@ def behaviour(session: Session, customer_id: str | None, *, now: datetime) -> Be
     )
 
 
-def judge(schema: Schema, fields: dict[str, Any], done: Behaviour) -> Verdict:
-    """The score with its breakdown, and the status it puts the lead in (with why)."""
+def judge(schema: Schema, fields: dict[str, Any], done: Behaviour, declined: tuple[str, ...] = ()) -> Verdict:
+    """The score with its breakdown, and the status it puts the lead in (with why). A declined field earns
+    nothing but counts as answered: a visitor who will not say is not asked forever."""
     parts = {each.name: _field_points(each, fields.get(each.name)) for each in schema.fields}
+    parts |= {name: {"points": 0.0, "of": parts[name]["of"], "why": "declined"} for name in declined
+              if name in parts and fields.get(name) is None}  # fmt: skip
     habits = {name: _behaviour_points(name, getattr(done, name)) for name in BEHAVIOUR}
     score = round(sum(part["points"] for part in parts.values()) + sum(h["points"] for h in habits.values()), 1)
     breakdown = {"fields": parts, "behaviour": habits, "total": score}
-    status, reason = _status(schema, fields, score)
+    status, reason = _status(schema, fields, score, declined)
     return Verdict(score=score, breakdown=breakdown, status=status, reason=reason)
 
 
@@ -102,7 +105,7 @@ def _behaviour_points(name: str, amount: float) -> dict[str, Any]:
     return {"points": round(points * min(amount / full, 1.0), 2), "of": points, "value": amount}
 
 
-def _status(schema: Schema, fields: dict[str, Any], score: float) -> tuple[str, str]:
+def _status(schema: Schema, fields: dict[str, Any], score: float, declined: tuple[str, ...]) -> tuple[str, str]:
     broken = [
         each.name
         for each in schema.fields
@@ -110,10 +113,10 @@ def _status(schema: Schema, fields: dict[str, Any], score: float) -> tuple[str, 
     ]
     if broken:
         return "disqualified", f"{', '.join(broken)} rules it out"
-    if schema.missing(fields):
+    if schema.missing(fields | dict.fromkeys(declined, "declined")):
         return ("qualifying" if any(v is not None for v in fields.values()) else "new"), "still asking"
     if score >= schema.thresholds.qualified:
-        return "qualified", f"every required field known and score {score} >= {schema.thresholds.qualified}"
+        return "qualified", f"every required field answered and score {score} >= {schema.thresholds.qualified}"
     if score > schema.thresholds.nurture:
-        return "nurture", f"every required field known but score {score} < {schema.thresholds.qualified}"
+        return "nurture", f"every required field answered but score {score} < {schema.thresholds.qualified}"
     return "disqualified", f"score {score} <= {schema.thresholds.nurture}"

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from models import Conversation, Item, Lead, LeadChange, Message
 from models.base import utcnow
 from salesbot.config import Settings
-from salesbot.conversation import crm, guard, qualification, scoring
+from salesbot.conversation import crm, extract, guard, intents, locales, products, qualification, scoring
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library
 from salesbot.conversation.llm import INSTRUCTIONS
@@ -34,12 +34,13 @@ from salesbot.recommender.serving import Filters, Recommender
 
 log = logging.getLogger("salesbot.conversation")
 HISTORY = 6
-PRODUCTS = 3
 CATEGORIES_EVERY = 60.0
 GREETING = "Hi! I'm the store's assistant. I can answer questions and find products that fit."
 HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see everything we talked about."
 HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
 HANDOFF_HOT = "A colleague will get in touch with you shortly."
+STORE_ITEMS = 3  # popular items named when the visitor asks what the store sells
+DECLINED = "_declined"  # the lead's fields keep the names of those the visitor declined under this key
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Conversations:
         llm: Brain | None,
     ) -> None:
         self.settings, self._uow, self._recommender, self.library = settings, uow, recommender, library
+        self._aisles = products.Aisles(uow)
         self._rules, self._llm = RulesBrain(), llm
         self._schemas: dict[int, Schema] = {}
         self._categories: tuple[tuple[str, ...], float] = ((), -CATEGORIES_EVERY)
@@ -127,6 +129,7 @@ class Conversations:
             decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
             return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
         decision, brain, problems = self._decide(context, conversation)
+        decision = _settled(context, decision)
         misunderstood = 0 if decision.understood else conversation.misunderstood + 1
         handoff = None
         if decision.wants_human:
@@ -155,25 +158,47 @@ class Conversations:
     def _context(
         self, conversation: Conversation, lead: Lead, history: list[Message], schema: Schema, text: str
     ) -> Context:
-        settings = self.settings
+        settings, known = self.settings, _known(lead.fields)
         context = Context(
             message=text,
             schema=schema,
-            known=dict(lead.fields),
+            known=known,
             asked=conversation.asked,
             history=tuple(Turn(m.author, m.text) for m in history),
-            faqs=tuple(self.library.search(text, k=3, min_match=settings.faq_min_match)),
+            faqs=tuple(self.library.search(intents.questions(text) or text, k=3, min_match=settings.faq_min_match)),
             products=(),
             categories=self._categories_now(),
             offer=None,  # the offer engine comes with the offers issue; until then the bot offers nothing
             today=datetime.now(UTC).date(),
             currency=settings.default_currency,
-            region=settings.default_region,
+            region=self._region(conversation, known, history, text),
             misunderstood=conversation.misunderstood,
+            declined=tuple(lead.fields.get(DECLINED) or ()),
+            last_learnt=_last_learnt(history),
+            store=self._store(text),
         )
         # Products fit what the visitor has said, this message included (the typed extractors are cheap).
-        said = dict(lead.fields) | self._rules.read(context)
-        return replace(context, products=self._products(conversation, said))
+        learnt = self._rules.read(context)
+        fit = self._products(conversation, known | learnt, learnt, history)
+        return replace(context, products=fit.products)
+
+    def _region(self, conversation: Conversation, known: dict, history: list[Message], text: str) -> str:
+        """Where a phone number without its country code is from: what the visitor said, then the page."""
+        budgets = [v for v in known.values() if isinstance(v, dict) and "currency" in v]
+        budgets = budgets or [extract.budget(text, currency=self.settings.default_currency) or {}]
+        return locales.region(
+            said=[m.text for m in history if m.author == "visitor"] + [text],
+            currency=budgets[0].get("currency"),
+            locale=(conversation.page or {}).get("locale"),
+            default=self.settings.default_region,
+        )
+
+    def _store(self, text: str) -> tuple[Product, ...]:
+        """A few popular items, only when the visitor asks what the store sells."""
+        if not intents.asks_catalog(text):
+            return ()
+        found = self._recommender.popular(n=STORE_ITEMS, filters=Filters())
+        return tuple(Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items)
 
     def _decide(self, context: Context, conversation: Conversation) -> tuple[Decision, str, tuple[str, ...]]:
         """The LLM's checked decision when it is configured, within budget and sound; else the rules brain's."""
@@ -197,27 +222,36 @@ class Conversations:
     def _rules_decision(self, context: Context) -> Decision:
         """The rules brain's decision; a reply that would repeat an unsafe claim from the data (a product title
         carrying an injected "50% off") becomes the schema's next question."""
-        verdict = guard.check(self._rules.decide(context), context, instructions=INSTRUCTIONS)
+        decision = self._rules.decide(context)
+        # The rules brain's values come from the server's own extractors, so its reply may name them.
+        facts = replace(context, known=context.known | decision.fields, products=context.products + context.store)
+        verdict = guard.check(decision, facts, instructions=INSTRUCTIONS)
         if verdict.safe:
             return verdict.decision
-        upcoming = context.schema.next_question(context.known | verdict.decision.fields)
+        upcoming = context.schema.next_question(
+            context.known | verdict.decision.fields | dict.fromkeys(context.declined + decision.declined, "declined")
+        )
         text = upcoming.question if upcoming else "Thank you. A colleague will follow up shortly."
         return replace(verdict.decision, reply=text, asks=upcoming.name if upcoming else None)
 
-    def _products(self, conversation: Conversation, known: dict[str, Any]) -> tuple[Product, ...]:
-        """The recommender's picks for this visitor, within what they said: budget caps price, need picks category."""
-        budget, need = known.get("budget"), known.get("need")
-        filters = Filters(
-            max_price=budget["amount"] if budget and budget.get("currency") == self.settings.default_currency else None,
-            category=(need or {}).get("category"),
+    def _products(
+        self, conversation: Conversation, known: dict[str, Any], learnt: dict[str, Any], history: list[Message]
+    ) -> products.Fit:
+        """Products that fit what the visitor said (see `products.pick`), none shown twice in a row."""
+        shown = {item["item_id"] for line in history for item in (line.details or {}).get("items", [])}
+        visitor = products.Visitor(
+            customer_id=conversation.customer_id,
+            viewed=tuple((conversation.page or {}).get("item_ids") or ()),
+            shown=frozenset(shown),
         )
-        if conversation.customer_id:
-            found = self._recommender.for_customer(conversation.customer_id, n=PRODUCTS, filters=filters)
-        elif viewed := list((conversation.page or {}).get("item_ids") or []):
-            found = self._recommender.for_session(viewed, n=PRODUCTS, filters=filters)
-        else:
-            found = self._recommender.popular(n=PRODUCTS, filters=filters)
-        return tuple(Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items)
+        return products.pick(
+            recommender=self._recommender,
+            aisles=self._aisles,
+            visitor=visitor,
+            known=known,
+            learnt=learnt,
+            currency=self.settings.default_currency,
+        )
 
     def _categories_now(self) -> tuple[str, ...]:
         categories, read_at = self._categories
@@ -243,7 +277,7 @@ class Conversations:
                 raise Conflict(f"conversation {conversation.id} is closed; start a new one")
             lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
             now, before = utcnow(), (lead.status, dict(lead.fields), conversation.status)
-            verdict = self._score(uow, lead, context.schema, decision.fields, now=now)
+            verdict = self._score(uow, lead, context.schema, decision, now=now)
             handoff = turning.handoff or (
                 f"hot lead (score {verdict.score})" if verdict.score >= context.schema.thresholds.hot else None
             )
@@ -271,10 +305,13 @@ class Conversations:
             uow.commit()
             return _answer(conversation, lead, context.schema, reply, details)
 
-    def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, learnt: dict, *, now: datetime) -> scoring.Verdict:
-        lead.fields = dict(lead.fields) | learnt
+    def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, decision: Decision, *, now) -> scoring.Verdict:
+        fields = _known(lead.fields) | decision.fields
+        declined = [*(lead.fields.get(DECLINED) or ()), *decision.declined]
+        declined = [name for name in dict.fromkeys(declined) if fields.get(name) is None]
+        lead.fields = fields | ({DECLINED: declined} if declined else {})
         done = scoring.behaviour(uow.session, lead.customer_id, now=now)
-        return scoring.judge(schema, lead.fields, done)
+        return scoring.judge(schema, fields, done, tuple(declined))
 
     def _move(self, uow: UnitOfWork, lead: Lead, verdict: scoring.Verdict, handoff: str | None, *, now) -> None:
         """The lead's new score and status; a status change is written to its history in this transaction."""
@@ -350,11 +387,12 @@ def _details(decision: Decision, context: Context, problems: tuple[str, ...]) ->
     return {
         "asks": decision.asks,
         "quick_replies": list(decision.quick_replies),
-        "items": [vars(p) for p in context.products if p.item_id in decision.item_ids],
+        "items": [vars(p) for p in context.products + context.store if p.item_id in decision.item_ids],
         "faq_ids": list(decision.faq_ids),
         "offer": None,
         "intent": decision.intent,
         "corrections": list(problems),
+        "learnt": list(decision.fields),
     }
 
 
@@ -369,14 +407,39 @@ def _shown(details: dict) -> dict:
 
 
 def _lead(lead: Lead, schema: Schema) -> dict[str, Any]:
+    declined = list(lead.fields.get(DECLINED) or ())
     return {
         "lead_id": lead.id,
         "status": lead.status,
         "score": lead.score,
         "score_breakdown": lead.score_breakdown,
-        "fields": lead.fields,
-        "missing": schema.missing(lead.fields),
+        "fields": _known(lead.fields),
+        "declined": declined,
+        "missing": schema.missing(_known(lead.fields) | dict.fromkeys(declined, "declined")),
     }
+
+
+def _known(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if name != DECLINED}
+
+
+def _last_learnt(history: list[Message]) -> tuple[str, ...]:
+    bot = [m for m in history if m.author == "bot"]
+    return tuple((bot[-1].details or {}).get("learnt") or ()) if bot else ()
+
+
+def _settled(context: Context, decision: Decision) -> Decision:
+    """The server's rules for any brain's values: a question sets nothing, a captured field changes only when
+    the visitor corrects it, and a decline of the pending question is an answer (the field is skipped)."""
+    statements = intents.statements(context.message)
+    fields = decision.fields if statements else {}
+    if not intents.corrects(statements):
+        fields = {name: value for name, value in fields.items() if context.known.get(name) is None}
+    declined = decision.declined
+    if context.asked and context.asked not in fields and intents.declines(context.message):
+        declined = tuple(dict.fromkeys((*declined, context.asked)))
+    understood = decision.understood or bool(declined)
+    return replace(decision, fields=fields, declined=declined, understood=understood)
 
 
 def _answer(conversation: Conversation, lead: Lead, schema: Schema, reply: str, details: dict) -> dict[str, Any]:

@@ -22,7 +22,8 @@ TODAY = date(2026, 11, 24)  # a Tuesday
         ("we plan with 250.000 euro for one year", False, {"amount": 250_000.0, "currency": "EUR", "period": "year"}),
         ("between 5k and 10k €", False, {"amount": 10_000.0, "currency": "EUR", "period": None,
                                           "min": 5_000.0, "max": 10_000.0}),
-        ("We need 5 laptops asap, budget 8000 EUR", False, {"amount": 8_000.0, "currency": "EUR", "period": None}),
+        ("We need 5 laptops asap, budget 8000 EUR", False, {"amount": 8_000.0, "currency": "EUR", "period": None,
+                                                          "quantity": 5, "per_unit": 1_600.0}),
         ("1.5 million INR annually", True, {"amount": 1_500_000.0, "currency": "INR", "period": "year"}),
     ],
 )  # fmt: skip
@@ -109,6 +110,7 @@ def test_needs_match_the_catalog_categories():
     assert need("we need 40 tablets for the field team", categories) == {
         "text": "40 tablets for the field team",
         "category": "tablets",
+        "quantity": 40,  # so that a total budget caps the price of each tablet
     }
     assert match_category("an espresso coffee machine", categories) == "coffee machines"
     assert need("how much is shipping?", categories, asked=True) is None
