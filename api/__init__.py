@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
     # (measured: 75 -> 208 recommendation requests/s with 2 gunicorn workers on 2 cores).
     threadpool_limits(1, user_api="blas")
     services = services or bootstrap(settings)
+    services.warm_up()  # the embedding model loads while the app is built, not on the first visitor's message
     configure_logging(level=services.settings.log_level, fmt=services.settings.log_format)
     app = Flask("salesbot")
     app.config.update(_flask_config(services.settings))

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesbot.catalog import events
 from salesbot.config import Settings
+from salesbot.conversation import llm
+from salesbot.conversation.embeddings import Embedder, LocalModel, Remembering
 from salesbot.conversation.faqs import Library
 from salesbot.conversation.llm import LLMBrain
 from salesbot.conversation.turns import Conversations
@@ -27,6 +29,7 @@ class Salesbot:
     session_factory: sessionmaker[Session]
     recommender: Recommender
     conversations: Conversations
+    embedder: Embedder | None  # what finds FAQ answers and products by meaning; None: words only
     tasks: list[threading.Thread] = field(default_factory=list)  # background work started for requests
 
     def run_in_background(self, name: str, work, *args) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +38,11 @@ class Salesbot:
         task = threading.Thread(target=work, args=args, name=name, daemon=True)
         self.tasks.append(task)
         task.start()
+
+    def warm_up(self) -> None:
+        """Load what the first visitor would otherwise wait for (the local embedding model), in the background."""
+        if isinstance(self.embedder, Remembering) and isinstance(self.embedder.inner, LocalModel):
+            self.embedder.inner.load_in_background()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -60,11 +68,15 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
     session_factory = make_session_factory(engine)
     uow = lambda: UnitOfWork(session_factory)  # noqa: E731
     recommender = Recommender(uow, check_every=settings.model_check_seconds, artifacts=settings.artifacts)
+    embedder = embedder_for(settings)
+    library = Library(
+        uow, embedder=embedder, min_similarity=settings.faq_min_similarity, check_every=settings.model_check_seconds
+    )
     conversations = Conversations(
         settings=settings,
         uow=uow,
         recommender=recommender,
-        library=Library(uow, check_every=settings.model_check_seconds),
+        library=library,
         llm=LLMBrain.configured(settings),
     )
     return Salesbot(
@@ -73,4 +85,14 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         session_factory=session_factory,
         recommender=recommender,
         conversations=conversations,
+        embedder=embedder,
     )
+
+
+def embedder_for(settings: Settings) -> Embedder | None:
+    """The embedder `SALESBOT_EMBEDDINGS` asks for; the local model loads on first use, not here."""
+    if settings.embeddings == "off":
+        return None
+    if settings.embeddings == "openai":
+        return Remembering(llm.ServerEmbeddings(llm.client(settings), model=settings.embeddings_model))
+    return Remembering(LocalModel())

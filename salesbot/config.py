@@ -109,6 +109,24 @@ class Settings:
             "help": "Share of a message's words an FAQ must contain to answer it; else the bot says it does not know"
         },
     )
+    embeddings: str = field(
+        default="local",
+        metadata={
+            "help": "What finds FAQ answers and products by meaning: `local` (all-MiniLM-L6-v2 on the CPU, offline), "
+            "`openai` (the LLM server's embeddings endpoint) or `off` (words only)"
+        },
+    )
+    embeddings_model: str = field(
+        default="text-embedding-3-small",
+        metadata={"help": "Embeddings model on the LLM server, with `SALESBOT_EMBEDDINGS=openai`"},
+    )
+    faq_min_similarity: float = field(
+        default=0.5,
+        metadata={
+            "help": "How close in meaning (0..1, after the word-match bonus) an FAQ must be to answer a message; "
+            "else the bot says it does not know"
+        },
+    )
     default_currency: str = field(default="EUR", metadata={"help": "Currency of budgets stated without one"})
     default_region: str = field(
         default="DE", metadata={"help": "Country (ISO 3166) of phone numbers written without a country code"}
@@ -161,6 +179,8 @@ class Settings:
             )
         if self.brain not in {None, "rules", "llm"}:
             raise InvalidInput.for_field("SALESBOT_BRAIN", "must be `rules` or `llm`")
+        if self.embeddings not in {"local", "openai", "off"}:
+            raise InvalidInput.for_field("SALESBOT_EMBEDDINGS", "must be `local`, `openai` or `off`")
         if self.message_max_chars < 1:
             raise InvalidInput.for_field("SALESBOT_MESSAGE_MAX_CHARS", "must be at least 1")
         if self.max_body_bytes < 1024:

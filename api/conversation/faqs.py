@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.access import requires
-from api.wiring import uow
+from api.wiring import salesbot, uow
 from salesbot.access.roles import Role
 from salesbot.conversation import faqs
 
@@ -38,7 +38,7 @@ class Faqs(MethodView):
     @blp.response(201, FaqOut)
     def post(self, body):
         """Add a question and its answer"""
-        return faqs.create(uow=uow(), **body)
+        return faqs.create(uow=uow(), library=salesbot().conversations.library, **body)
 
 
 @blp.route("/<faq_id>")
@@ -54,10 +54,10 @@ class OneFaq(MethodView):
     @blp.response(200, FaqOut)
     def put(self, body, faq_id):
         """Replace a question and its answer"""
-        return faqs.update(uow=uow(), faq_id=faq_id, **body)
+        return faqs.update(uow=uow(), faq_id=faq_id, library=salesbot().conversations.library, **body)
 
     @requires(Role.MARKETER)
     @blp.response(204)
     def delete(self, faq_id):
         """Delete an FAQ"""
-        faqs.delete(uow=uow(), faq_id=faq_id)
+        faqs.delete(uow=uow(), faq_id=faq_id, library=salesbot().conversations.library)

@@ -8,13 +8,16 @@ one JSON document the instructions call untrusted. Whatever comes back is checke
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 import openai
 
 from salesbot.config import Settings
 from salesbot.conversation.brains import INTENTS, Context, Decision
+from salesbot.conversation.embeddings import EmbeddingsUnavailable, unit_rows
 
 INSTRUCTIONS = """You are the sales assistant of an online store, talking with a visitor in a chat window.
 Your job: find out what the visitor needs, their budget, timeline and role, answer their questions from the
@@ -63,6 +66,35 @@ HISTORY_TURNS = 6
 TEXT_LIMIT = 400
 
 
+def client(settings: Settings) -> openai.OpenAI:
+    """The one openai client construction: chat for the brain, embeddings for retrieval."""
+    return openai.OpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+class ServerEmbeddings:
+    """The embeddings endpoint of the configured OpenAI-compatible server, as an `Embedder`."""
+
+    def __init__(self, client: openai.OpenAI, *, model: str) -> None:
+        self._client, self.name = client, model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = []
+        for start in range(0, len(texts), 256):  # servers cap inputs per request
+            try:
+                answer = self._client.embeddings.create(model=self.name, input=list(texts[start : start + 256]))
+            except openai.OpenAIError as exc:
+                raise EmbeddingsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            vectors += [row.embedding for row in sorted(answer.data, key=lambda row: row.index)]
+        if len(vectors) != len(texts):
+            raise EmbeddingsUnavailable(f"asked for {len(texts)} vectors, got {len(vectors)}")
+        return unit_rows(vectors)
+
+
 class BrainFailed(Exception):
     """The LLM gave no usable answer this turn (error, timeout, refusal, malformed JSON or wrong types)."""
 
@@ -78,13 +110,7 @@ class LLMBrain:
         """The brain the settings ask for, or None when the rules brain is to answer alone."""
         if not settings.uses_llm:
             return None
-        client = openai.OpenAI(
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
-        )
-        return cls(client, model=settings.llm_model)
+        return cls(client(settings), model=settings.llm_model)
 
     def decide(self, context: Context) -> Decision:
         try:
