@@ -49,6 +49,7 @@ class Context:
     declined: tuple[str, ...] = ()  # fields the visitor chose not to give: never asked again
     last_learnt: tuple[str, ...] = ()  # fields the bot's last reply took in: what "actually, make it 50" corrects
     store: tuple[Product, ...] = ()  # a few popular items, when the visitor asks what the store sells
+    unfit: str | None = None  # why a stated need found no product: "not carried" or "over budget"
 
 
 @dataclass(frozen=True)

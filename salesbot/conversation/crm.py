@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Conversation, Lead, Message
+from salesbot.conversation import qualification
 from salesbot.webhooks import outbox
 
 SUMMARY_LINES = 8
@@ -65,7 +66,8 @@ def lead_data(session: Session, conversation: Conversation, lead: Lead, *, link:
         "status": lead.status,
         "score": lead.score,
         "score_breakdown": lead.score_breakdown,
-        "fields": lead.fields,
+        "fields": qualification.known(lead.fields),
+        "declined": qualification.declined(lead.fields),
         "conversation_id": conversation.id,
         "customer_id": conversation.customer_id,
         "visitor_id": conversation.visitor_id,

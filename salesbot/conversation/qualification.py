@@ -22,6 +22,19 @@ from salesbot.errors import InvalidInput, NotFound
 
 TYPES = ("need", "money", "timeline", "authority", "company", "company_size", "name", "email", "phone", "text")
 log = logging.getLogger(__name__)
+DECLINED = "_declined"  # a lead's fields keep, under this key, the names of those the visitor chose not to give
+
+
+def known(fields: dict[str, Any]) -> dict[str, Any]:
+    """A lead's field values, without the bookkeeping of what was declined."""
+    return {name: value for name, value in fields.items() if name != DECLINED}
+
+
+def declined(fields: dict[str, Any]) -> list[str]:
+    """The fields the visitor chose not to give."""
+    return list(fields.get(DECLINED) or ())
+
+
 MAX_AMOUNT = 10**12
 MAX_DAYS = 3650
 MAX_PEOPLE = 10**7

@@ -110,6 +110,8 @@ class RulesBrain:
         if shown:
             listed = ", ".join(f"{p.title} ({p.price} {p.currency})" for p in shown)
             parts.append(f"These could fit: {listed}.")
+        elif context.unfit and {"need", "budget"} & set(learnt):
+            parts.append(UNFIT[context.unfit])
         upcoming = _upcoming(replace(context, declined=context.declined + declined), known)
         if upcoming is None:
             parts.append("That's everything I need, thank you. A colleague will be in touch shortly.")
@@ -125,6 +127,12 @@ class RulesBrain:
             quick_replies=_quick_replies(upcoming, context),
             declined=declined,
         )
+
+
+UNFIT = {
+    "not carried": "I'm afraid we don't carry that. A colleague can check what we can do for you, just ask.",
+    "over budget": "Nothing we have in that line fits that budget right now. A colleague can look at options.",
+}
 
 
 def _declines(asked: Field, context: Context) -> bool:

@@ -40,7 +40,6 @@ HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see every
 HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
 HANDOFF_HOT = "A colleague will get in touch with you shortly."
 STORE_ITEMS = 3  # popular items named when the visitor asks what the store sells
-DECLINED = "_declined"  # the lead's fields keep the names of those the visitor declined under this key
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Conversations:
     def _context(
         self, conversation: Conversation, lead: Lead, history: list[Message], schema: Schema, text: str
     ) -> Context:
-        settings, known = self.settings, _known(lead.fields)
+        settings, known = self.settings, qualification.known(lead.fields)
         context = Context(
             message=text,
             schema=schema,
@@ -173,14 +172,14 @@ class Conversations:
             currency=settings.default_currency,
             region=self._region(conversation, known, history, text),
             misunderstood=conversation.misunderstood,
-            declined=tuple(lead.fields.get(DECLINED) or ()),
+            declined=tuple(qualification.declined(lead.fields)),
             last_learnt=_last_learnt(history),
             store=self._store(text),
         )
         # Products fit what the visitor has said, this message included (the typed extractors are cheap).
         learnt = self._rules.read(context)
         fit = self._products(conversation, known | learnt, learnt, history)
-        return replace(context, products=fit.products)
+        return replace(context, products=fit.products, unfit=fit.nothing)
 
     def _region(self, conversation: Conversation, known: dict, history: list[Message], text: str) -> str:
         """Where a phone number without its country code is from: what the visitor said, then the page."""
@@ -306,10 +305,10 @@ class Conversations:
             return _answer(conversation, lead, context.schema, reply, details)
 
     def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, decision: Decision, *, now) -> scoring.Verdict:
-        fields = _known(lead.fields) | decision.fields
-        declined = [*(lead.fields.get(DECLINED) or ()), *decision.declined]
+        fields = qualification.known(lead.fields) | decision.fields
+        declined = [*(qualification.declined(lead.fields)), *decision.declined]
         declined = [name for name in dict.fromkeys(declined) if fields.get(name) is None]
-        lead.fields = fields | ({DECLINED: declined} if declined else {})
+        lead.fields = fields | ({qualification.DECLINED: declined} if declined else {})
         done = scoring.behaviour(uow.session, lead.customer_id, now=now)
         return scoring.judge(schema, fields, done, tuple(declined))
 
@@ -407,20 +406,16 @@ def _shown(details: dict) -> dict:
 
 
 def _lead(lead: Lead, schema: Schema) -> dict[str, Any]:
-    declined = list(lead.fields.get(DECLINED) or ())
+    declined = qualification.declined(lead.fields)
     return {
         "lead_id": lead.id,
         "status": lead.status,
         "score": lead.score,
         "score_breakdown": lead.score_breakdown,
-        "fields": _known(lead.fields),
+        "fields": qualification.known(lead.fields),
         "declined": declined,
-        "missing": schema.missing(_known(lead.fields) | dict.fromkeys(declined, "declined")),
+        "missing": schema.missing(qualification.known(lead.fields) | dict.fromkeys(declined, "declined")),
     }
-
-
-def _known(fields: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if name != DECLINED}
 
 
 def _last_learnt(history: list[Message]) -> tuple[str, ...]:

@@ -86,3 +86,15 @@ def test_a_need_finds_its_shelf_through_product_titles(shop):
     assert aisles.match("a notebook").categories[0] == "laptops"  # a title word, not the category's name
     assert aisles.match("smartphone or phone").categories == ()
     assert aisles.match("the Lumen stuff").categories == ()  # a brand over several shelves names none
+
+
+def test_the_bot_says_so_when_the_store_carries_nothing_that_fits(chat):
+    cid = conversation(chat)
+    turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": "we need a sofa"}).json
+    assert turn["reply"]["items"] == []
+    assert "don't carry" in turn["reply"]["text"]
+    assert turn["reply"]["asks"]  # and the conversation goes on
+    cid = conversation(chat)
+    turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": "we need monitors, 200 EUR each"}).json
+    assert turn["reply"]["items"] == []
+    assert "budget" in turn["reply"]["text"]
