@@ -31,5 +31,5 @@ def _policy(rows: list) -> events.Policy:
     policy = salesbot().event_policy
     if g.key_holder.role is not Role.SITE:
         return policy
-    named = {row.get("customer_id") for row in rows if isinstance(row, dict)}
+    named = {row["customer_id"] for row in rows if isinstance(row, dict) and isinstance(row.get("customer_id"), str)}
     return policy.for_browser(signed_in=signed_in_customer(named))

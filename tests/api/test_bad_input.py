@@ -7,6 +7,7 @@ import pytest
 
 from salesbot.access.roles import Role
 from tests.api.test_problems import assert_problem
+from tests.conftest import ORIGIN
 
 ITEM = {"title": "Tablet 10", "price": "199.90", "currency": "EUR"}
 
@@ -175,3 +176,11 @@ def test_numbers_where_ids_belong_are_read_or_refused_never_a_crash(client, serv
     ]
     report = client.post("/v1/events", json={"events": batch}, headers=server).get_json()
     assert (report["accepted"], [error["index"] for error in report["errors"]]) == (1, [0])
+
+
+def test_a_site_keys_events_with_an_object_for_a_customer_id_are_rejected_row_by_row(client, as_role):
+    """Found by the fuzzer: the site key's customer check met a customer_id that was not text."""
+    event = {"customer_id": {}, "item_id": "sku-1", "type": "view"}
+    report = client.post("/v1/events", json={"events": [event]}, headers=as_role(Role.SITE) | {"Origin": ORIGIN})
+    assert report.status_code == 202
+    assert report.get_json()["rejected"] == 1
