@@ -228,9 +228,7 @@ class Library:
             self._index, self._vectors, self._stamp = None, None, stamp
             return
         documents = tokens([f"{faq.question} {faq.question} {faq.answer}" for faq in faqs])  # questions count twice
-        index = bm25s.BM25()
-        index.index(documents, show_progress=False)
-        self._index, self._words = index, [set(document) for document in documents]
+        self._index, self._words = _bm25(documents), [set(document) for document in documents]
         self._vectors = self._vectors_of(faqs)
         self._stamp = stamp if self._vectors is not None or self._embedder is None else None  # retry a failure
 
@@ -286,6 +284,15 @@ def _match(query: list[str], words: list[set[str]]) -> np.ndarray:
     if not wanted:
         return np.zeros(len(words))
     return np.array([len(wanted & held) / len(wanted) for held in words])
+
+
+def _bm25(documents: list[list[str]]) -> bm25s.BM25 | None:
+    """The word index; none when no FAQ has a word it can index (an FAQ of "0" alone), which BM25 cannot weigh."""
+    if not any(documents):
+        return None
+    index = bm25s.BM25()
+    index.index(documents, show_progress=False)
+    return index
 
 
 def _by_words(

@@ -184,3 +184,14 @@ def test_a_site_keys_events_with_an_object_for_a_customer_id_are_rejected_row_by
     report = client.post("/v1/events", json={"events": [event]}, headers=as_role(Role.SITE) | {"Origin": ORIGIN})
     assert report.status_code == 202
     assert report.get_json()["rejected"] == 1
+
+
+def test_an_faq_without_a_word_to_index_is_stored_and_answers_nothing(client, as_role):
+    """Found by the fuzzer: an FAQ reading "0" alone left the word index nothing to weigh (a 500)."""
+    marketer = as_role(Role.MARKETER)
+    assert client.post("/v1/faqs", json={"question": "0", "answer": "0"}, headers=marketer).status_code == 201
+    server = as_role(Role.SERVER)
+    cid = client.post("/v1/conversations", json={"visitor_id": "v-1"}, headers=server).get_json()["conversation_id"]
+    turn = client.post(f"/v1/conversations/{cid}/messages", json={"text": "how long is shipping?"}, headers=server)
+    assert turn.status_code == 200
+    assert turn.get_json()["reply"]["faq_ids"] == []
