@@ -234,7 +234,7 @@ def test_a_model_that_cannot_serve_is_not_activated(client, shop):
 
 
 def _filters():
-    from salesbot.recommender.serving import Filters, Recommender
+    from salesbot.recommender.serving import Filters
 
     return Filters()
 

@@ -51,6 +51,8 @@ def test_attributes(attributes, problem):
     assert found is None if problem is None else problem in found
 
 
-@pytest.mark.parametrize(("value", "ok"), [("sku-1", True), ("A-B:c@d.e_f", True), ("a/b", False), ("", False), ("has space", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [("sku-1", True), ("A-B:c@d.e_f", True), ("a/b", False), ("", False), ("has space", False)]
+)
 def test_external_ids(value, ok):
     assert (rules.external_id_problem(value) is None) is ok
