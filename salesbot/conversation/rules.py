@@ -171,7 +171,11 @@ def _extract(spec: Field, context: Context, *, asked: bool | None = None) -> Any
         case "company":
             return extract.company(text, asked=asked)
         case "need":
-            return need(text, context.categories, asked=asked)
+            # Naming one of the store's shelves states a need, cue or not, while no shelf is known for it yet
+            # ("a sofa" -> "we don't carry that" -> "ok, 3 laptops then").
+            open_need = (context.known.get("need") or {}).get("category") is None
+            named = open_need and match_category(text, context.categories) is not None
+            return need(text, context.categories, asked=asked or named)
         case _:
             return text.strip()[:500] if asked else None
 

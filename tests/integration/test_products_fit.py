@@ -98,3 +98,13 @@ def test_the_bot_says_so_when_the_store_carries_nothing_that_fits(chat):
     turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": "we need monitors, 200 EUR each"}).json
     assert turn["reply"]["items"] == []
     assert "budget" in turn["reply"]["text"]
+
+
+def test_after_we_dont_carry_that_a_shelf_the_store_has_becomes_the_need(chat):
+    cid = conversation(chat)
+    chat.post(f"/v1/conversations/{cid}/messages", json={"text": "we need a sofa"})
+    turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": "ok, then 3 tablets"}).json
+    assert turn["lead"]["fields"]["need"]["category"] == "tablets"
+    assert turn["reply"]["items"]
+    assert all(item["item_id"].startswith("tab") for item in turn["reply"]["items"])
+    assert "don't carry" not in turn["reply"]["text"]
