@@ -14,6 +14,7 @@ from salesbot.conversation import llm
 from salesbot.conversation.embeddings import Embedder, LocalModel, Remembering
 from salesbot.conversation.faqs import Library
 from salesbot.conversation.llm import LLMBrain
+from salesbot.conversation.products import Aisles
 from salesbot.conversation.turns import Conversations
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
 from salesbot.recommender.serving import Recommender
@@ -77,6 +78,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         uow=uow,
         recommender=recommender,
         library=library,
+        aisles=Aisles(uow, embedder=embedder),
         llm=LLMBrain.configured(settings),
     )
     return Salesbot(

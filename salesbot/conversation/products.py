@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from models import Item
 from salesbot.conversation.brains import Product
+from salesbot.conversation.embeddings import Embedder, EmbeddingsUnavailable
 from salesbot.database import UnitOfWork
 from salesbot.recommender.serving import Filters, Recommender
 
@@ -22,6 +24,10 @@ SHOWN = 3
 CANDIDATES = 30  # the recommender's picks within the matched shelf, re-ranked so that title matches come first
 CHECK_EVERY = 60.0
 COMPOUND_USES = 3  # titles that must pair a word with the same neighbour before it counts as part of a compound
+# A need that shares no word with any shelf still finds one by meaning at this cosine or more. Chosen on need set
+# A (fitting needs 0.45-0.77, needs the demo store cannot serve 0.15-0.39); set B was never looked at for it.
+MEANING_AT_LEAST = 0.42
+DESCRIBED_BY = 6  # the shelf's most used product words that describe it
 WORD = re.compile(r"[^\W\d_]{3,}")
 # Words that say nothing about what is wanted ("I need something new for my home office").
 _FILLER = (
@@ -76,14 +82,17 @@ class Aisles:
     """The store's words: each category's name and the words its item titles use, re-read when the catalog
     changes (checked every minute), so a need finds its shelf even when it names a product, not a category."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], *, check_every: float = CHECK_EVERY) -> None:
-        self._uow, self._check_every = uow, check_every
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], *, embedder: Embedder | None = None, check_every: float = CHECK_EVERY
+    ) -> None:
+        self._uow, self._embedder, self._check_every = uow, embedder, check_every
         self._lock = threading.Lock()
         self._checked_at, self._version = -check_every, None
         self._names: dict[str, set[str]] = {}
         self._words: dict[str, Counter[str]] = {}  # category -> title word -> items using it
         self._sizes: Counter[str] = Counter()
         self._bound: dict[tuple[str, int], set[str]] = {}  # (word, side) -> the only words beside it in titles
+        self._meanings: tuple[tuple[str, ...], np.ndarray] | None = None  # each shelf's vector, once per change
 
     def match(self, need: str) -> Match:
         """The categories a need names, directly or through the titles of their items (best first)."""
@@ -100,7 +109,31 @@ class Aisles:
                     scores[category] += 1.0 + self._words[category][word] / self._sizes[category]
                     named_in_titles.add(word)
         ranked = tuple(category for category, _score in scores.most_common())
+        if not ranked:
+            return Match(categories=self._by_meaning(need), title_words=frozenset())
         return Match(categories=ranked, title_words=frozenset(named_in_titles))
+
+    def _by_meaning(self, need: str) -> tuple[str, ...]:
+        """The shelf whose description (its name and the kinds of product its titles name) means what the need
+        says, when no word of theirs is shared ("earphones" -> headphones); none below MEANING_AT_LEAST."""
+        if self._embedder is None or not need.strip():
+            return ()
+        try:
+            if self._meanings is None:
+                shelves = tuple(self._names)
+                self._meanings = shelves, self._embedder.encode([self._description(s) for s in shelves])
+            shelves, vectors = self._meanings
+            if not shelves:
+                return ()
+            similarity = vectors @ self._embedder.encode([need])[0]
+        except EmbeddingsUnavailable:
+            return ()  # words alone decide; the embeddings module has logged why
+        best = int(np.argmax(similarity))
+        return (shelves[best],) if similarity[best] >= MEANING_AT_LEAST else ()
+
+    def _description(self, category: str) -> str:
+        kinds = [word for word, _count in self._words[category].most_common() if self._specific(word)][:DESCRIBED_BY]
+        return f"{category.replace('-', ' ')}: {', '.join(kinds)}"
 
     def _specific(self, word: str) -> bool:
         """A title word that names a kind of product, not a brand, colour or adjective used all over the store."""
@@ -146,7 +179,7 @@ class Aisles:
             for at, word in enumerate(in_title):
                 for side in (-1, 1):
                     beside[(word, side)].add(in_title[at + side] if 0 <= at + side < len(in_title) else None)
-        self._names, self._words, self._sizes = names, dict(counts), sizes
+        self._names, self._words, self._sizes, self._meanings = names, dict(counts), sizes, None
         # Bound on a side: always the same one or two words there, never the end of the title.
         self._bound = {
             key: set(found)

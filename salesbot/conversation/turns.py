@@ -64,10 +64,11 @@ class Conversations:
         uow: Callable[[], UnitOfWork],
         recommender: Recommender,
         library: Library,
+        aisles: products.Aisles,
         llm: Brain | None,
     ) -> None:
         self.settings, self._uow, self._recommender, self.library = settings, uow, recommender, library
-        self._aisles = products.Aisles(uow)
+        self._aisles = aisles
         self._rules, self._llm = RulesBrain(), llm
         self._schemas: dict[int, Schema] = {}
         self._categories: tuple[tuple[str, ...], float] = ((), -CATEGORIES_EVERY)

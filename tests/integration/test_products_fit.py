@@ -108,3 +108,18 @@ def test_after_we_dont_carry_that_a_shelf_the_store_has_becomes_the_need(chat):
     assert turn["reply"]["items"]
     assert all(item["item_id"].startswith("tab") for item in turn["reply"]["items"])
     assert "don't carry" not in turn["reply"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("need", "shelf"), [("some earphones", "headphones"), ("a flat screen for my desk", "monitors")]
+)
+def test_a_need_that_shares_no_word_with_the_store_finds_its_shelf_by_meaning(shop, need, shelf):
+    aisles = Aisles(shop.uow, embedder=shop.embedder)
+    assert Aisles(shop.uow).match(need).categories == ()  # no word in common
+    assert aisles.match(need).categories[:1] == (shelf,)
+
+
+def test_meaning_does_not_invent_a_shelf_for_what_the_store_does_not_sell(shop):
+    aisles = Aisles(shop.uow, embedder=shop.embedder)
+    assert aisles.match("a drone").categories == ()
+    assert aisles.match("a hammock for the garden").categories == ()
