@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from salesbot.conversation import extract
+from salesbot.conversation import extract, money
 
 RASA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "rasa-demo-sales-form"
 LABEL = re.compile(r"\[([^\]]+)\]\((\w+)\)")
@@ -70,7 +70,7 @@ def _labelled(line: str) -> list[Answer]:
 def extracted(answer: Answer) -> Any:
     """What the rules brain reads from the answer when it had asked for that field."""
     reader = {
-        "budget": lambda text: extract.budget(text, asked=True),
+        "budget": lambda text: money.budget(text, asked=True),
         "email": extract.email,
         "company": lambda text: extract.company(text, asked=True),
         "name": lambda text: extract.name(text, asked=True),
@@ -86,7 +86,7 @@ def is_right(answer: Answer, value: Any) -> bool:
     span = answer.span.strip().lower()
     match answer.field:
         case "budget":
-            return value == extract.budget(answer.span, asked=True)
+            return value == money.budget(answer.span, asked=True)
         case "authority":
             return bool(value.get("role")) and (span in value["role"] or value["role"] in span)
         case _:

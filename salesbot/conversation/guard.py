@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from salesbot.conversation import extract, intents
+from salesbot.conversation import extract, intents, money
 from salesbot.conversation.brains import INTENTS, Context, Decision
 from salesbot.conversation.rules import EXPECTED, match_category
 from salesbot.errors import InvalidInput
@@ -151,7 +151,7 @@ def _from_text(kind: str, text: str, context: Context) -> Any:
     said = context.message
     match kind:
         case "money":
-            return extract.budget(text, asked=True, currency=context.currency)
+            return money.budget(text, asked=True, currency=context.currency)
         case "timeline":
             return extract.timeline(text, today=context.today, asked=True)
         case "email":  # only an address the visitor typed: an LLM must not invent or fetch one

@@ -94,6 +94,11 @@ class Aisles:
         self._bound: dict[tuple[str, int], set[str]] = {}  # (word, side) -> the only words beside it in titles
         self._meanings: tuple[tuple[str, ...], np.ndarray] | None = None  # each shelf's vector, once per change
 
+    def shelves(self) -> tuple[str, ...]:
+        """The store's categories, by name."""
+        self._refresh()
+        return tuple(sorted(self._names))
+
     def match(self, need: str) -> Match:
         """The categories a need names, directly or through the titles of their items (best first)."""
         self._refresh()
@@ -119,12 +124,12 @@ class Aisles:
         if self._embedder is None or not need.strip():
             return ()
         try:
+            if not self._names:
+                return ()
             if self._meanings is None:
                 shelves = tuple(self._names)
                 self._meanings = shelves, self._embedder.encode([self._description(s) for s in shelves])
             shelves, vectors = self._meanings
-            if not shelves:
-                return ()
             similarity = vectors @ self._embedder.encode([need])[0]
         except EmbeddingsUnavailable:
             return ()  # words alone decide; the embeddings module has logged why

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from salesbot.conversation import extract, intents
+from salesbot.conversation import extract, intents, money
 from salesbot.conversation.brains import Context, Decision
 from salesbot.conversation.qualification import Field
 
@@ -155,7 +155,7 @@ def _extract(spec: Field, context: Context, *, asked: bool | None = None) -> Any
     asked = spec.name == context.asked if asked is None else asked
     match spec.type:
         case "money":
-            return extract.budget(text, asked=asked, currency=context.currency, region=context.region)
+            return money.budget(text, asked=asked, currency=context.currency, region=context.region)
         case "timeline":
             return extract.timeline(text, today=context.today, asked=asked)
         case "email":
@@ -186,7 +186,7 @@ def _per_unit(found: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
     budget = next((value for value in found.values() if isinstance(value, dict) and "per_unit" in value), None)
     for name, value in found.items():
         if wanted and budget is None and isinstance(value, dict) and {"amount", "currency"} <= value.keys():
-            found[name] = extract.per_unit(value, "", each=False, quantity=wanted)
+            found[name] = money.per_unit(value, "", each=False, quantity=wanted)
     return found
 
 
@@ -197,7 +197,7 @@ def need(text: str, categories: tuple[str, ...], *, asked: bool = False) -> dict
         return None
     wanted = (text[cue.end() :] if cue else text).strip(" .!,:") or text.strip()
     found = {"text": wanted[:300], "category": match_category(text, categories)}
-    count = extract.quantity(text)
+    count = money.quantity(text)
     return found | {"quantity": count} if count else found
 
 

@@ -19,10 +19,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import Conversation, Item, Lead, LeadChange, Message
+from models import Conversation, Lead, LeadChange, Message
 from models.base import utcnow
 from salesbot.config import Settings
-from salesbot.conversation import crm, extract, guard, intents, locales, products, qualification, scoring
+from salesbot.conversation import (
+    answers,
+    crm,
+    guard,
+    intents,
+    locales,
+    money,
+    products,
+    qualification,
+    scoring,
+    settling,
+)
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library
 from salesbot.conversation.llm import INSTRUCTIONS
@@ -34,7 +45,6 @@ from salesbot.recommender.serving import Filters, Recommender
 
 log = logging.getLogger("salesbot.conversation")
 HISTORY = 6
-CATEGORIES_EVERY = 60.0
 GREETING = "Hi! I'm the store's assistant. I can answer questions and find products that fit."
 HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see everything we talked about."
 HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
@@ -71,7 +81,6 @@ class Conversations:
         self._aisles = aisles
         self._rules, self._llm = RulesBrain(), llm
         self._schemas: dict[int, Schema] = {}
-        self._categories: tuple[tuple[str, ...], float] = ((), -CATEGORIES_EVERY)
 
     def start(self, *, customer_id: str | None, visitor_id: str | None, channel: str, page: dict) -> dict[str, Any]:
         if not (customer_id or visitor_id):
@@ -95,14 +104,14 @@ class Conversations:
         lead = Lead(id="ld_" + secrets.token_hex(8), conversation_id=conversation.id, customer_id=customer_id,
                     status="new", score=0.0, score_breakdown={}, fields={})  # fmt: skip
         greeting = f"{GREETING} {first.question}" if first else GREETING
-        replies = self._categories_now()[:4] if first and first.type == "need" else ()
+        replies = self._aisles.shelves()[:4] if first and first.type == "need" else ()
         details = {"asks": conversation.asked, "quick_replies": list(replies), "items": [], "intent": "ask"}
         with self._uow() as uow:
             uow.session.add_all([conversation, lead])
             uow.session.flush()
             uow.session.add(Message(conversation_id=conversation.id, author="bot", text=greeting, details=details))
             uow.commit()
-            return _answer(conversation, lead, schema, greeting, details) | {"conversation_token": token}
+            return answers.turn_of(conversation, lead, schema, greeting, details) | {"conversation_token": token}
 
     def admit(self, conversation_id: str, *, token: str) -> None:
         """Nothing when `token` is the conversation's; else `NotFound`, as for a conversation that does not
@@ -129,7 +138,7 @@ class Conversations:
             decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
             return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
         decision, brain, problems = self._decide(context, conversation)
-        decision = _settled(context, decision)
+        decision = settling.settle(context, decision)
         misunderstood = 0 if decision.understood else conversation.misunderstood + 1
         handoff = None
         if decision.wants_human:
@@ -167,14 +176,14 @@ class Conversations:
             history=tuple(Turn(m.author, m.text) for m in history),
             faqs=tuple(self.library.search(intents.questions(text) or text, k=3, min_match=settings.faq_min_match)),
             products=(),
-            categories=self._categories_now(),
+            categories=self._aisles.shelves(),
             offer=None,  # the offer engine comes with the offers issue; until then the bot offers nothing
             today=datetime.now(UTC).date(),
             currency=settings.default_currency,
             region=self._region(conversation, known, history, text),
             misunderstood=conversation.misunderstood,
             declined=tuple(qualification.declined(lead.fields)),
-            last_learnt=_last_learnt(history),
+            last_learnt=answers.last_learnt(history),
             store=self._store(text),
         )
         # Products fit what the visitor has said, this message included (the typed extractors are cheap).
@@ -185,7 +194,7 @@ class Conversations:
     def _region(self, conversation: Conversation, known: dict, history: list[Message], text: str) -> str:
         """Where a phone number without its country code is from: what the visitor said, then the page."""
         budgets = [v for v in known.values() if isinstance(v, dict) and "currency" in v]
-        budgets = budgets or [extract.budget(text, currency=self.settings.default_currency) or {}]
+        budgets = budgets or [money.budget(text, currency=self.settings.default_currency) or {}]
         return locales.region(
             said=[m.text for m in history if m.author == "visitor"] + [text],
             currency=budgets[0].get("currency"),
@@ -253,15 +262,6 @@ class Conversations:
             currency=self.settings.default_currency,
         )
 
-    def _categories_now(self) -> tuple[str, ...]:
-        categories, read_at = self._categories
-        if time.monotonic() - read_at >= CATEGORIES_EVERY:
-            with self._uow() as uow:
-                query = select(Item.category).where(Item.category.is_not(None)).distinct().order_by(Item.category)
-                categories = tuple(uow.session.scalars(query))
-            self._categories = (categories, time.monotonic())
-        return categories
-
     def _schema(self, version: int) -> Schema:
         if version not in self._schemas:
             self._schemas[version] = qualification.get(uow=self._uow(), version=version)
@@ -290,7 +290,7 @@ class Conversations:
             conversation.updated_at = now
             if handoff and conversation.status == "open":
                 conversation.status, conversation.handoff_reason = "awaiting_human", handoff
-            details = _details(decision, context, turning.problems)
+            details = answers.details_of(decision, context, turning.problems)
             uow.session.add_all(
                 [
                     Message(conversation_id=conversation.id, author="visitor", text=text, details={}),
@@ -303,7 +303,7 @@ class Conversations:
             uow.session.flush()
             crm.tell(uow.session, conversation, lead, before=before, now=now, link=self.settings.public_url)
             uow.commit()
-            return _answer(conversation, lead, context.schema, reply, details)
+            return answers.turn_of(conversation, lead, context.schema, reply, details)
 
     def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, decision: Decision, *, now) -> scoring.Verdict:
         fields = qualification.known(lead.fields) | decision.fields
@@ -346,9 +346,9 @@ class Conversations:
                 "csat": conversation.csat,
                 "created_at": conversation.created_at,
                 "messages": [
-                    {"author": m.author, "text": m.text, "at": m.created_at, **_shown(m.details)} for m in lines
+                    {"author": m.author, "text": m.text, "at": m.created_at, **answers.shown(m.details)} for m in lines
                 ],
-                "lead": _lead(lead, schema),
+                "lead": answers.lead_of(lead, schema),
             }
 
     def rate(self, conversation_id: str, *, score: int, comment: str | None) -> dict[str, Any]:
@@ -380,86 +380,3 @@ class Conversations:
 def _token_hash(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough (as for API keys).
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _details(decision: Decision, context: Context, problems: tuple[str, ...]) -> dict[str, Any]:
-    """What a bot line keeps besides its text: what it asked, showed and cited, and what the guard corrected."""
-    return {
-        "asks": decision.asks,
-        "quick_replies": list(decision.quick_replies),
-        "items": [vars(p) for p in context.products + context.store if p.item_id in decision.item_ids],
-        "faq_ids": list(decision.faq_ids),
-        "offer": None,
-        "intent": decision.intent,
-        "corrections": list(problems),
-        "learnt": list(decision.fields),
-    }
-
-
-def _shown(details: dict) -> dict:
-    """What a transcript line shows besides its text (visitors' lines have none of it)."""
-    return {
-        "asks": details.get("asks"),
-        "items": details.get("items", []),
-        "faq_ids": details.get("faq_ids", []),
-        "quick_replies": details.get("quick_replies", []),
-    }
-
-
-def _lead(lead: Lead, schema: Schema) -> dict[str, Any]:
-    declined = qualification.declined(lead.fields)
-    return {
-        "lead_id": lead.id,
-        "status": lead.status,
-        "score": lead.score,
-        "score_breakdown": lead.score_breakdown,
-        "fields": qualification.known(lead.fields),
-        "declined": declined,
-        "missing": schema.missing(qualification.known(lead.fields) | dict.fromkeys(declined, "declined")),
-    }
-
-
-def _last_learnt(history: list[Message]) -> tuple[str, ...]:
-    bot = [m for m in history if m.author == "bot"]
-    return tuple((bot[-1].details or {}).get("learnt") or ()) if bot else ()
-
-
-def _settled(context: Context, decision: Decision) -> Decision:
-    """The server's rules for any brain's values: a question sets nothing, a captured field changes only when
-    the visitor corrects it, and a decline of the pending question is an answer (the field is skipped)."""
-    statements = intents.statements(context.message)
-    fields = decision.fields if statements else {}
-    if not intents.corrects(statements):
-        fields = {name: value for name, value in fields.items() if _open(context.known, name, value)}
-    declined = decision.declined
-    if context.asked and context.asked not in fields and intents.declines(context.message):
-        declined = tuple(dict.fromkeys((*declined, context.asked)))
-    understood = decision.understood or bool(declined)
-    return replace(decision, fields=fields, declined=declined, understood=understood)
-
-
-def _open(known: dict[str, Any], name: str, value: Any) -> bool:
-    """A field a new value may fill without a correction: one not known yet, or a need the store had no shelf
-    for ("a sofa") when the new one names a shelf it has."""
-    if known.get(name) is None:
-        return True
-    return (
-        name == "need" and not known[name].get("category") and isinstance(value, dict) and bool(value.get("category"))
-    )
-
-
-def _answer(conversation: Conversation, lead: Lead, schema: Schema, reply: str, details: dict) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation.id,
-        "reply": {
-            "text": reply,
-            "asks": details.get("asks"),
-            "quick_replies": details.get("quick_replies", []),
-            "items": details.get("items", []),
-            "faq_ids": details.get("faq_ids", []),
-            "offer": details.get("offer"),
-        },
-        "lead": _lead(lead, schema),
-        "conversation_status": conversation.status,
-        "handoff_reason": conversation.handoff_reason,
-    }

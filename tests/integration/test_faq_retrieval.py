@@ -131,10 +131,10 @@ def test_with_embeddings_off_the_bot_matches_words(database_url):
 
 
 def test_a_message_embedded_on_its_own_means_what_the_batch_says():
-    """One message is encoded without sentence-transformers' batching (faster); the vector must be the same."""
+    """A visitor's message is embedded alone, FAQs in batches (padded together): both must mean the same."""
     model = LocalModel()
     texts = ["How long does shipping take?", "x", "Ich möchte mit einem Menschen sprechen! " * 20]
     alone = [model.encode([text])[0] for text in texts]
-    together = model.encode(texts * 4)[: len(texts)]  # more than the direct path takes: the batching path
+    together = model.encode(texts * 4)[: len(texts)]
     for one, other in zip(alone, together, strict=True):
         assert float(one @ other) > 0.9999

@@ -123,3 +123,9 @@ def test_meaning_does_not_invent_a_shelf_for_what_the_store_does_not_sell(shop):
     aisles = Aisles(shop.uow, embedder=shop.embedder)
     assert aisles.match("a drone").categories == ()
     assert aisles.match("a hammock for the garden").categories == ()
+
+
+def test_a_store_without_shelves_matches_nothing_by_meaning(sqlite_database_url):
+    services = bootstrap(Settings(database_url=sqlite_database_url))
+    assert Aisles(services.uow, embedder=services.embedder).match("some earphones").categories == ()
+    services.close()

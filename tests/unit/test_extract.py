@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from salesbot.conversation import extract
+from salesbot.conversation import extract, money
 from salesbot.conversation.rules import match_category, need
 from tests.labelled import RASA, answers, extracted, is_right
 
@@ -28,12 +28,12 @@ TODAY = date(2026, 11, 24)  # a Tuesday
     ],
 )  # fmt: skip
 def test_budgets(text, asked, expected):
-    assert extract.budget(text, asked=asked) == expected
+    assert money.budget(text, asked=asked) == expected
 
 
 @pytest.mark.parametrize("text", ["we need 40 tablets by March", "call me at 3", "I'm 35", "$0.00", "no idea"])
 def test_not_budgets(text):
-    assert extract.budget(text) is None
+    assert money.budget(text) is None
 
 
 @pytest.mark.parametrize(
@@ -134,10 +134,10 @@ def test_real_lead_form_answers_are_read_right():
 def test_odd_messages_read_as_nothing_rather_than_failing(text):
     extract.timeline(text, today=TODAY, asked=True)
     extract.company_size(text, asked=True)
-    extract.budget(text, asked=True)
+    money.budget(text, asked=True)
 
 
 def test_far_horizons_and_decimal_commas():
     assert extract.timeline("in 10000 years", today=TODAY)["days"] == 3650
-    assert extract.budget("my budget is 1.000,50 €")["amount"] == 1000.5
-    assert extract.budget("my budget is 1,000.50 EUR")["amount"] == 1000.5
+    assert money.budget("my budget is 1.000,50 €")["amount"] == 1000.5
+    assert money.budget("my budget is 1,000.50 EUR")["amount"] == 1000.5

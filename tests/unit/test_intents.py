@@ -2,7 +2,7 @@
 
 import pytest
 
-from salesbot.conversation import extract, intents, locales
+from salesbot.conversation import extract, intents, locales, money
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_phone_region_comes_from_what_the_visitor_said_before_the_default():
 
 
 def test_a_budget_for_a_quantity_caps_the_price_per_unit():
-    assert extract.budget("25 monitors, 10k total")["per_unit"] == 400
+    assert money.budget("25 monitors, 10k total")["per_unit"] == 400
 
 
 def test_an_injected_phrase_is_not_a_name():

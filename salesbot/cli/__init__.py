@@ -1,4 +1,4 @@
-"""The `salesbot` command: set up the database, manage API keys, serve the API."""
+"""The `salesbot` command: set up the database, import data, train and serve; API keys live in `cli.keys`."""
 
 from __future__ import annotations
 
@@ -15,34 +15,13 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from salesbot import __version__, schema
-from salesbot.access import keys
-from salesbot.access.roles import Role
-from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.catalog import demo, imports
+from salesbot.cli.context import Command, services, when
+from salesbot.cli.keys import keys_group
 from salesbot.config import Settings
-from salesbot.errors import SalesbotError
 from salesbot.recommender import pipeline, tuning, versions
 from salesbot.recommender.dataset import read_store
 from salesbot.webhooks import delivery
-
-ROLE_HELP = "site: browsers; server: store back end; rep: sales reps; marketer: offers and KPIs; admin: everything"
-
-
-class Command(click.Group):
-    """Shows salesbot's errors as one clear line instead of a traceback."""
-
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        try:
-            return super().invoke(ctx)
-        except SalesbotError as exc:
-            raise click.ClickException(exc.detail) from exc
-
-
-def services(ctx: click.Context) -> Salesbot:
-    if ctx.obj is None:
-        ctx.obj = bootstrap(Settings.from_env())
-        ctx.call_on_close(ctx.obj.close)
-    return ctx.obj
 
 
 @click.group(cls=Command)
@@ -53,6 +32,9 @@ def main() -> None:
     Settings come from SALESBOT_* environment variables (`salesbot config` lists them).
     The database defaults to ./salesbot.db (SQLite).
     """
+
+
+main.add_command(keys_group, "keys")
 
 
 @main.group(cls=Command)
@@ -74,59 +56,6 @@ def db_upgrade(revision: str) -> None:
 def db_current(ctx: click.Context) -> None:
     """Show the migration the database is at."""
     click.echo(schema.current_revision(services(ctx).engine) or "empty (run `salesbot db upgrade`)")
-
-
-@main.group(cls=Command)
-def keys_group() -> None:
-    """Create, list and revoke API keys."""
-
-
-main.add_command(keys_group, "keys")
-
-
-@keys_group.command("create")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help=ROLE_HELP)
-@click.option("--name", default=None, help="What the key is for, e.g. 'shop front end'.")
-@click.pass_context
-def keys_create(ctx: click.Context, role: str, name: str | None) -> None:
-    """Create an API key and print it once: it is stored hashed and cannot be shown again."""
-    key, secret = keys.create(uow=services(ctx).uow(), role=role, name=name or f"{role} key")
-    click.echo(f"created {key.role} key {key.id} ({key.name}); store it now, it is not shown again:", err=True)
-    click.echo(secret)
-    if key.identity_secret:
-        click.echo("identity secret, for your server only (it signs customer ids for X-Customer-Hash):", err=True)
-        click.echo(key.identity_secret)
-
-
-@keys_group.command("list")
-@click.pass_context
-def keys_list(ctx: click.Context) -> None:
-    """List API keys (never their secrets)."""
-    rows = [
-        (k.id, k.name, k.role, f"{k.prefix}…", _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
-        for k in keys.get_all(uow=services(ctx).uow())
-    ]
-    headers = ("id", "name", "role", "starts with", "created", "last used", "revoked")
-    click.echo(tabulate(rows, headers=headers) if rows else "no keys yet: salesbot keys create --role admin")
-
-
-@keys_group.command("revoke")
-@click.argument("key_id")
-@click.pass_context
-def keys_revoke(ctx: click.Context, key_id: str) -> None:
-    """Revoke a key by its id (see `salesbot keys list`); requests with it get 401 from now on."""
-    key = keys.revoke(uow=services(ctx).uow(), key_id=key_id)
-    click.echo(f"revoked {key.id} ({key.name})")
-
-
-@keys_group.command("identity-secret")
-@click.argument("key_id")
-@click.pass_context
-def keys_identity_secret(ctx: click.Context, key_id: str) -> None:
-    """Give a site key a new identity secret and print it once; customer hashes made with the old one stop working."""
-    secret = keys.new_identity_secret(uow=services(ctx).uow(), key_id=key_id)
-    click.echo(f"new identity secret for {key_id}, for your server only:", err=True)
-    click.echo(secret)
 
 
 @main.command("import")
@@ -367,7 +296,7 @@ def models_list(ctx: click.Context) -> None:
             v.id,
             v.status,
             "yes" if v.is_active else "",
-            _when(v.created_at),
+            when(v.created_at),
             f"{v.metrics.get('model', {}).get('ndcg@10', float('nan')):.4f}",
             f"{v.metrics.get('popularity', {}).get('ndcg@10', float('nan')):.4f}",
         )
@@ -442,7 +371,3 @@ def show_config() -> None:
     """List every setting: environment variable, default and meaning."""
     rows = [(name, f"`{default}`" if default else "", meaning) for name, default, meaning in Settings.documented()]
     click.echo(tabulate(rows, headers=("variable", "default", "meaning"), tablefmt="github"))
-
-
-def _when(moment) -> str:  # type: ignore[no-untyped-def]
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
