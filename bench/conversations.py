@@ -53,6 +53,7 @@ FAQ_FILE = (
 )
 SETS = {  # our own paraphrases (set A tuned on; set B written before tuning, never tuned on) and off-topic messages
     "A (tuned on)": Path(__file__).resolve().parent / "faq" / "tuning_a.json",
+    "A2 (tuned on, harder)": Path(__file__).resolve().parent / "faq" / "tuning_a2.json",
     "B (held out)": Path(__file__).resolve().parent / "faq" / "held_out_b.json",
 }
 VISITORS = {

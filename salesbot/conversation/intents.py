@@ -70,7 +70,7 @@ def is_question(sentence: str) -> bool:
     sentence = sentence.strip()
     if QUESTION_START.search(sentence):
         return True
-    return sentence.endswith("?") and (ASKS_YOU.search(sentence) is not None or len(sentence.split()) > 6)
+    return sentence.endswith("?") and (ASKS_YOU.search(sentence) is not None or len(sentence.split()) > 3)
 
 
 def statements(text: str) -> str:

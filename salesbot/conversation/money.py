@@ -37,7 +37,7 @@ _CURRENCY = (
     + r")\b)"
 )
 _NUMBER = (
-    r"(?P<{name}>\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)"
+    r"(?<!\d)(?P<{name}>\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d+)?)"
     r"\s*(?P<{scale}>k|thousand|grand|mio|mn|m|million|bn|billion)?\b"
 )
 _PERIOD = (
@@ -50,6 +50,7 @@ AMOUNT = re.compile(
     + _NUMBER.format(name="high", scale="high_scale") + r")?\s*" + _CURRENCY.format(name="post") + r"?" + _PERIOD,
     re.IGNORECASE,
 )  # fmt: skip
+CODE = re.compile(r"[A-Za-z]\d|\d[A-Za-z]+\d")
 QUANTITY = re.compile(  # "40 tablets": the word after a bare number says it counts things, not money
     r"\s*(?!(?:a|an|per|each|for|to|and|or|year|month|week|k|m|total|in|overall|tops|max|maximum|all|altogether|"
     r"is|budget)\b)[a-z]{2,}",
@@ -86,9 +87,14 @@ NOT_UNITS = {
     "users",
     "seats",
 } | set(CURRENCIES)
-BUDGET_CUE = re.compile(
-    r"\b(budget|spend|afford|up to|max(imum)?|around|about|between|allocated|plan with|total|in total|overall|"
-    r"under|below|less than)\b",
+BUDGET_CUE = re.compile(  # "about", "under"... say money only next to a number ("about 3000", not "about a 30\" part")
+    r"\b(budget|spend|afford|allocated|plan with|total|in total|overall)\b|"
+    r"\b(up to|max(imum)?|around|about|between|under|below|less than)\s*(?:[$\u20ac\u00a3\u00a5]\s*)?(?=\d)",
+    re.I,
+)
+MEASURE = re.compile(  # a number with a unit of size, weight, storage or power is not an amount of money
+    r"\s*(?:\"|\u2033|''|inch(?:es)?\b|cm\b|mm\b|kg\b|lbs?\b|ft\b|feet\b|gb\b|tb\b|[mg]hz\b|watts?\b|w\b|"
+    r"volts?\b|v\b|%)",
     re.I,
 )
 
@@ -106,13 +112,23 @@ def budget(text: str, *, asked: bool = False, currency: str = "EUR", region: str
     for match in AMOUNT.finditer(text):
         value = _budget_of(match, currency=currency, region=region, needs_currency=not asked and cue is None)
         symbol = match.group("pre") or match.group("mid") or match.group("post")
-        if value is None or (not symbol and QUANTITY.match(text, match.end())):
+        if value is None or (not symbol and (QUANTITY.match(text, match.end()) or MEASURE.match(text, match.end()))):
+            continue
+        if _in_code(text, match.start()):
             continue
         found.append((not symbol, cue is not None and match.start() < cue.start(), match.start(), value, match))
     if not found:
         return None
     best = min(found, key=lambda each: each[:3])
     return per_unit(best[3], text, each=EACH.match(text, best[4].end()) is not None, quantity=quantity(text))
+
+
+def _in_code(text: str, at: int) -> bool:
+    """The number is part of a part or model number ("DA63-05391", "WR60X10185"), not an amount."""
+    start = text.rfind(" ", 0, at) + 1
+    end = text.find(" ", at)
+    token = text[start : end if end >= 0 else len(text)]
+    return CODE.search(token) is not None and not re.match(r"[A-Z]{3}\d", token)
 
 
 def per_unit(value: dict, text: str, *, each: bool, quantity: int | None) -> dict:

@@ -52,7 +52,10 @@ class RulesBrain:
     def read(self, context: Context) -> dict[str, Any]:
         """Every schema field the message's statements give a value for, not only the one asked for; its
         questions give none. A correction re-reads the fields the bot took in last turn."""
-        said = replace(context, message=intents.statements(context.message))
+        # Beside a question, statements are its context ("I have a Maytag washer. Can you give me the specs?"):
+        # they give only values said as such, never the free-text answer to the pending question.
+        asking = bool(intents.questions(context.message))
+        said = replace(context, message=intents.statements(context.message), asked=None if asking else context.asked)
         if not said.message:
             return {}
         found, correcting = {}, intents.corrects(said.message)

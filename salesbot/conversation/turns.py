@@ -35,7 +35,7 @@ from salesbot.conversation import (
     settling,
 )
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
-from salesbot.conversation.faqs import Library
+from salesbot.conversation.faqs import Library, Passage
 from salesbot.conversation.llm import INSTRUCTIONS
 from salesbot.conversation.qualification import Schema
 from salesbot.conversation.rules import RulesBrain
@@ -174,7 +174,7 @@ class Conversations:
             known=known,
             asked=conversation.asked,
             history=tuple(Turn(m.author, m.text) for m in history),
-            faqs=tuple(self.library.search(intents.questions(text) or text, k=3, min_match=settings.faq_min_match)),
+            faqs=self._faqs(text),
             products=(),
             categories=self._aisles.shelves(),
             offer=None,  # the offer engine comes with the offers issue; until then the bot offers nothing
@@ -190,6 +190,14 @@ class Conversations:
         learnt = self._rules.read(context)
         fit = self._products(conversation, known | learnt, learnt, history)
         return replace(context, products=fit.products, unfit=fit.nothing)
+
+    def _faqs(self, text: str) -> tuple[Passage, ...]:
+        """The FAQ passages for the message's questions. The rules brain answers only questions, so a plain
+        answer ("3000 EUR") costs it no embedding; an LLM may draw on the FAQ for any message."""
+        asked = intents.questions(text)
+        if not asked and self._llm is None:
+            return ()
+        return tuple(self.library.search(asked or text, k=3, min_match=self.settings.faq_min_match))
 
     def _region(self, conversation: Conversation, known: dict, history: list[Message], text: str) -> str:
         """Where a phone number without its country code is from: what the visitor said, then the page."""

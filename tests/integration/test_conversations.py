@@ -115,6 +115,23 @@ def test_questions_are_answered_from_the_faq_with_its_id(chat, shop):
     assert "Talk to a person" in unknown["reply"]["quick_replies"]
 
 
+def test_what_a_visitor_tells_around_a_question_is_context_not_the_answer(chat):
+    """Real shoppers' questions (Amazon appliance Q&A) come with their story and part numbers; none of it may
+    become the lead's need or budget, while a need said as such beside a question still counts."""
+    cid = start(chat)["conversation_id"]
+    turn = say(chat, cid, "I have a Maytag washer. It takes forever to fill. Can you give me the GPM stats?")
+    assert turn["lead"]["fields"].get("need") is None
+    assert turn["reply"]["asks"] == "need"
+    turn = say(chat, cid, "The bin has a number of DA63-05391, what is the replacement?")
+    assert turn["lead"]["fields"].get("budget") is None
+    assert turn["lead"]["fields"].get("need") is None
+    turn = say(chat, cid, "your part comes with the thermostat? or as shown in the picture?")
+    assert turn["lead"]["fields"].get("need") is None
+
+    said = say(chat, cid, "We need 5 laptops. Do you deliver on Saturdays?")
+    assert said["lead"]["fields"]["need"]["category"] == "laptops"
+
+
 def test_an_answer_that_does_not_parse_is_asked_again_then_a_human_takes_over(chat):
     cid = start(chat)["conversation_id"]
     say(chat, cid, "we need laptops")

@@ -36,6 +36,16 @@ def test_not_budgets(text):
     assert money.budget(text) is None
 
 
+@pytest.mark.parametrize("text", ["DA63-05391", "the thermostat WR60X10185", "a SAV4655EWW washer", "part 3B2-7700"])
+def test_part_and_model_numbers_are_not_budgets_even_when_asked(text):
+    assert money.budget(text, asked=True) is None
+
+
+@pytest.mark.parametrize("text", ['about a 30" and 33" part', "a 27 inch screen under 5 kg", "about a 2 TB disk"])
+def test_sizes_and_weights_are_not_budgets(text):
+    assert money.budget(text) is None
+
+
 @pytest.mark.parametrize(
     ("text", "due", "days"),
     [

@@ -12,6 +12,11 @@ def test_questions_give_no_field_values(text):
     assert intents.statements(text) == ""
 
 
+def test_a_question_fragment_is_a_question_but_an_unsure_answer_is_not():
+    assert intents.statements("or as shown in the picture?") == ""
+    assert intents.statements("about 5k?") == "about 5k?"
+
+
 def test_a_statement_next_to_a_question_still_counts():
     assert intents.statements("We need 40 tablets. Do you ship to Spain?") == "We need 40 tablets."
 
