@@ -10,7 +10,19 @@ from threadpoolctl import threadpool_limits
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import salesbot
-from api import access, bodies, catalog, conversation, errors, health, recommender, requests, webhooks
+from api import (
+    access,
+    bodies,
+    catalog,
+    conversation,
+    errors,
+    experiments,
+    health,
+    offers,
+    recommender,
+    requests,
+    webhooks,
+)
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
 from salesbot.logs import configure_logging
@@ -27,6 +39,8 @@ BLUEPRINTS = (
     conversation.faqs,
     webhooks.hooks,
     webhooks.sent,
+    offers.blp,
+    experiments.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 

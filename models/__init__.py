@@ -4,6 +4,16 @@ from models.access import ApiKey
 from models.base import Base
 from models.catalog import Customer, Event, Item
 from models.conversation import Conversation, Faq, Lead, LeadChange, Message, QualificationSchema
+from models.offers import (
+    CustomerClaims,
+    Experiment,
+    ExperimentUnit,
+    Exposure,
+    Offer,
+    OfferChange,
+    OfferCode,
+    Redemption,
+)
 from models.recommender import ModelVersion
 from models.webhooks import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 
@@ -12,16 +22,24 @@ __all__ = [
     "Base",
     "Conversation",
     "Customer",
+    "CustomerClaims",
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "Experiment",
+    "ExperimentUnit",
+    "Exposure",
     "Faq",
     "Item",
     "Lead",
     "LeadChange",
     "Message",
     "ModelVersion",
+    "Offer",
+    "OfferChange",
+    "OfferCode",
     "OutboxEvent",
     "QualificationSchema",
+    "Redemption",
     "WebhookEndpoint",
 ]

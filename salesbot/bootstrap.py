@@ -17,6 +17,7 @@ from salesbot.conversation.llm import LLMBrain
 from salesbot.conversation.products import Aisles
 from salesbot.conversation.turns import Conversations
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
+from salesbot.offers.decisions import Desk
 from salesbot.recommender.serving import Recommender
 from salesbot.webhooks import urls
 
@@ -30,6 +31,7 @@ class Salesbot:
     session_factory: sessionmaker[Session]
     recommender: Recommender
     conversations: Conversations
+    desk: Desk  # decides offers and experiment arms; refreshed when marketers change them
     embedder: Embedder | None  # what finds FAQ answers and products by meaning; None: words only
     tasks: list[threading.Thread] = field(default_factory=list)  # background work started for requests
 
@@ -73,6 +75,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
     library = Library(
         uow, embedder=embedder, min_similarity=settings.faq_min_similarity, check_every=settings.model_check_seconds
     )
+    desk = Desk(uow, check_every=min(settings.model_check_seconds, 3.0))
     conversations = Conversations(
         settings=settings,
         uow=uow,
@@ -80,6 +83,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         library=library,
         aisles=Aisles(uow, embedder=embedder),
         llm=LLMBrain.configured(settings),
+        desk=desk,
     )
     return Salesbot(
         settings=settings,
@@ -87,6 +91,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         session_factory=session_factory,
         recommender=recommender,
         conversations=conversations,
+        desk=desk,
         embedder=embedder,
     )
 

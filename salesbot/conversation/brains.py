@@ -50,6 +50,8 @@ class Context:
     last_learnt: tuple[str, ...] = ()  # fields the bot's last reply took in: what "actually, make it 50" corrects
     store: tuple[Product, ...] = ()  # a few popular items, when the visitor asks what the store sells
     unfit: str | None = None  # why a stated need found no product: "not carried" or "over budget"
+    prompt: str | None = None  # the prompt variant an experiment's arm chose for the LLM (None: the default)
+    llm_model: str | None = None  # the LLM model an experiment's arm chose (None: the configured one)
 
 
 @dataclass(frozen=True)

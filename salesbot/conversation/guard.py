@@ -30,6 +30,10 @@ HUMAN = re.compile(
     re.I,
 )
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+OFFER_FIGURE = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(?:%|percent|[A-Z]{3}\b|[$\u20ac\u00a3])?\s*(?=(?:off|discount|rabatt|descuento|de descuento)\b)",
+    re.I,
+)
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|prozent|por ciento|pour cent)", re.I)
 LINK = re.compile(r"\b(?:https?://|www\.)\S+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b(?:/\S*)?", re.I)
 CODE = re.compile(  # letters and digits mixed, or any word right after "code"/"coupon"
@@ -241,9 +245,20 @@ def _unsafe_reply(reply: str, context: Context, instructions: str) -> list[str]:
     problems = [f"states {what} {found!r}, which no supplied fact says" for what, found in claims]
     if DEAL.search(reply) and not DEAL.search(store):
         problems.append("promises a deal the server did not choose")
+    problems += _offer_figures(reply, context.offer)
     if _echoes(reply, instructions):
         problems.append("quotes its instructions")
     return problems
+
+
+def _offer_figures(reply: str, offer: dict | None) -> list[str]:
+    """A discount stated next to "off" or "discount" must be the chosen offer's own figure (an LLM that says 15%
+    for a 10% offer is corrected)."""
+    if not offer or offer.get("value") is None or offer.get("kind") not in ("percent", "amount"):
+        return []
+    wanted = round(float(offer["value"]), 2)
+    said = [_number(found) for found in OFFER_FIGURE.findall(reply)]
+    return [f"states a discount of {figure:g} for an offer of {wanted:g}" for figure in said if figure != wanted]
 
 
 def _facts(context: Context) -> tuple[str, str, str]:

@@ -97,6 +97,15 @@ class ServerEmbeddings:
         return unit_rows(vectors)
 
 
+# Prompt variants an experiment's arm may choose: each adds to the instructions, never replaces their rules.
+PROMPTS = {
+    "default": "",
+    "brief": "\nStyle: at most two short sentences per reply.",
+    "warm": "\nStyle: warm and personal; thank the visitor for details they give, then ask the next question.",
+    "expert": "\nStyle: a knowledgeable product specialist; explain briefly why a product fits what they said.",
+}
+
+
 class BrainFailed(Exception):
     """The LLM gave no usable answer this turn (error, timeout, refusal, malformed JSON or wrong types)."""
 
@@ -117,7 +126,7 @@ class LLMBrain:
     def decide(self, context: Context) -> Decision:
         try:
             answer = self._client.chat.completions.create(
-                model=self._model,
+                model=context.llm_model or self._model,
                 messages=prompt(context),
                 response_format={"type": "json_schema", "json_schema": ANSWER_SCHEMA},
                 temperature=0.3,
@@ -151,7 +160,7 @@ def prompt(context: Context) -> list[dict[str, str]]:
         "store_currency": context.currency,
     }
     return [
-        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "system", "content": INSTRUCTIONS + PROMPTS.get(context.prompt or "default", "")},
         {"role": "user", "content": json.dumps(data, ensure_ascii=False, default=str)},
     ]
 

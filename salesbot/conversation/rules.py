@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from salesbot.conversation import extract, intents, money
+from salesbot.conversation import extract, intents, money, offering
 from salesbot.conversation.brains import Context, Decision
 from salesbot.conversation.qualification import Field
 
@@ -33,10 +33,16 @@ EXPECTED = {
 }
 
 
+DONT_KNOW = "I don't know that one, I'm afraid. Shall I get a colleague who does?"
+
+
 class RulesBrain:
     name = "rules"
 
     def decide(self, context: Context) -> Decision:
+        return _with_offer(self._decide(context), context)
+
+    def _decide(self, context: Context) -> Decision:
         asked = context.schema.field(context.asked) if context.asked else None
         if asked is not None and _declines(asked, context):
             return self._declined(context, asked)
@@ -78,7 +84,7 @@ class RulesBrain:
                             item_ids=_ids(context.store), quick_replies=context.categories[:4])  # fmt: skip
         if not context.faqs:
             return Decision(
-                reply=noted + "I don't know that one, I'm afraid. Shall I get a colleague who does?" + follow_up,
+                reply=noted + DONT_KNOW + follow_up,
                 intent="answer_faq",
                 fields=learnt,
                 asks=asks,
@@ -130,6 +136,22 @@ class RulesBrain:
             quick_replies=_quick_replies(upcoming, context),
             declined=declined,
         )
+
+
+def _with_offer(decision: Decision, context: Context) -> Decision:
+    """The server's offer, in its own words, before the next question (instead of "I don't know" when the
+    visitor asked about deals)."""
+    if not context.offer or decision.intent == "handoff":
+        return decision
+    said = context.offer["text"]
+    asks_for_deals = offering.HESITATES.search(context.message) is not None
+    reply = decision.reply.replace(DONT_KNOW, "") if asks_for_deals else decision.reply
+    question = context.schema.field(decision.asks).question if decision.asks else None
+    if question and reply.endswith(question):
+        reply = f"{reply[: -len(question)].rstrip()} {said} {question}".strip()
+    else:
+        reply = f"{reply.rstrip()} {said}".strip()
+    return replace(decision, reply=reply, offer_id=context.offer["offer_id"], intent="offer")
 
 
 UNFIT = {

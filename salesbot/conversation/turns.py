@@ -29,6 +29,7 @@ from salesbot.conversation import (
     intents,
     locales,
     money,
+    offering,
     products,
     qualification,
     scoring,
@@ -41,6 +42,8 @@ from salesbot.conversation.qualification import Schema
 from salesbot.conversation.rules import RulesBrain
 from salesbot.database import UnitOfWork
 from salesbot.errors import Conflict, InvalidInput, NotFound
+from salesbot.offers import exposures
+from salesbot.offers.decisions import Desk
 from salesbot.recommender.serving import Filters, Recommender
 
 log = logging.getLogger("salesbot.conversation")
@@ -62,6 +65,7 @@ class Turning:
     brain: str
     problems: tuple[str, ...]
     handoff: str | None
+    offering: offering.Offering | None = None
 
 
 class Conversations:
@@ -76,9 +80,10 @@ class Conversations:
         library: Library,
         aisles: products.Aisles,
         llm: Brain | None,
+        desk: Desk | None = None,
     ) -> None:
         self.settings, self._uow, self._recommender, self.library = settings, uow, recommender, library
-        self._aisles = aisles
+        self._aisles, self._desk = aisles, desk
         self._rules, self._llm = RulesBrain(), llm
         self._schemas: dict[int, Schema] = {}
 
@@ -134,6 +139,8 @@ class Conversations:
         conversation, lead, history = self._read(conversation_id)
         schema = self._schema(conversation.schema_version)
         context = self._context(conversation, lead, history, schema, text)
+        offered = self._offering(conversation, lead, context, history)
+        context = replace(context, offer=offered.card if offered else None)
         if guard.wants_human(text):
             decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
             return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
@@ -147,7 +154,7 @@ class Conversations:
             handoff = "the bot did not understand twice in a row"
             decision = replace(decision, reply=HANDOFF_LOST, intent="handoff", asks=None)
         return Turning(
-            conversation_id, replace(context, misunderstood=misunderstood), decision, brain, problems, handoff
+            conversation_id, replace(context, misunderstood=misunderstood), decision, brain, problems, handoff, offered
         )
 
     def _read(self, conversation_id: str) -> tuple[Conversation, Lead, list[Message]]:
@@ -189,7 +196,18 @@ class Conversations:
         # Products fit what the visitor has said, this message included (the typed extractors are cheap).
         learnt = self._rules.read(context)
         fit = self._products(conversation, known | learnt, learnt, history)
-        return replace(context, products=fit.products, unfit=fit.nothing)
+        prompt, model = offering.variant(self._desk, conversation)
+        return replace(context, products=fit.products, unfit=fit.nothing, prompt=prompt, llm_model=model)
+
+    def _offering(
+        self, conversation: Conversation, lead: Lead, context: Context, history: list[Message]
+    ) -> offering.Offering | None:
+        """The offer the server allows now (see `offering`), when this turn is the moment for one."""
+        known = context.known | self._rules.read(context)
+        if not offering.moment(text=context.message, known=known, declined=context.declined, history=history):
+            return None
+        return offering.choose(desk=self._desk, uow=self._uow(), conversation=conversation, lead=lead, known=known,
+                               now=utcnow())  # fmt: skip
 
     def _faqs(self, text: str) -> tuple[Passage, ...]:
         """The FAQ passages for the message's questions. The rules brain answers only questions, so a plain
@@ -299,6 +317,9 @@ class Conversations:
             if handoff and conversation.status == "open":
                 conversation.status, conversation.handoff_reason = "awaiting_human", handoff
             details = answers.details_of(decision, context, turning.problems)
+            if turning.offering is not None and conversation.status == "open" and not handoff:
+                offering.record(uow.session, conversation=conversation, offering=turning.offering, now=now)
+                details |= {"offer": offering.shown(turning.offering.card), "offer_exposed": True}
             uow.session.add_all(
                 [
                     Message(conversation_id=conversation.id, author="visitor", text=text, details={}),
@@ -326,6 +347,9 @@ class Conversations:
         status, reason = verdict.status, verdict.reason
         if status != "qualified" and (handoff or lead.status == "handed_off"):
             status, reason = "handed_off", handoff or "a rep has it"
+        if status != lead.status and status in ("qualified", "handed_off"):
+            unit = offering.unit_of(uow.session.get(Conversation, lead.conversation_id))
+            exposures.became(uow.session, unit=unit, qualified=status == "qualified", handed_off=status == "handed_off")
         if status != lead.status:
             uow.session.add(LeadChange(lead_id=lead.id, from_status=lead.status, to_status=status,
                                        score=verdict.score, reason=reason[:200], changed_at=now))  # fmt: skip
@@ -363,6 +387,7 @@ class Conversations:
         with self._uow() as uow:
             conversation = self._get_for_update(uow, conversation_id)
             conversation.csat, conversation.csat_comment, conversation.updated_at = score, comment, utcnow()
+            exposures.rated(uow.session, unit=offering.unit_of(conversation), csat=score)
             uow.commit()
         return self.transcript(conversation_id)
 

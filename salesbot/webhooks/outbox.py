@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from models import Delivery, OutboxEvent, WebhookEndpoint
 from models.base import utcnow
 
-EVENT_TYPES = ("lead.qualified", "lead.updated", "lead.handoff_requested", "conversation.closed")
+EVENT_TYPES = (
+    "lead.qualified",
+    "lead.updated",
+    "lead.handoff_requested",
+    "conversation.closed",
+    "offer.redeemed",
+    "experiment.stopped",
+)
 
 
 def emit(session: Session, event_type: str, data: dict[str, Any], *, now: datetime | None = None) -> OutboxEvent:

@@ -1,0 +1,87 @@
+"""When a conversation shows an offer, and which: the turn asks the offers domain at the right moment (need and
+budget known, or the visitor hesitates on price; never to someone who declined twice; once per conversation),
+hands the brain the chosen offer as a fact, and records it as shown with the turn."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models import Conversation, Lead, Message
+from salesbot.database import UnitOfWork
+from salesbot.offers import exposures, facts, redemptions
+from salesbot.offers.decisions import Choice, Desk, Placement, Unit, card
+
+HESITATES = re.compile(
+    r"\b(too expensive|expensive|pricey|cheaper|discount|deal|coupon|promo|voucher|can'?t afford|over my budget|"
+    r"price is (?:too )?high|any offers?|rabatt|gutschein|zu teuer|descuento|cup[oó]n|remise|trop cher)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Offering:
+    """This turn's offer: the card the brain words and the reply carries (None for a control arm), and the
+    decision to record with the turn."""
+
+    card: dict[str, Any] | None
+    choice: Choice
+
+
+def unit_of(conversation: Conversation) -> Unit:
+    return Unit(visitor_id=conversation.visitor_id, customer_id=conversation.customer_id)
+
+
+def variant(desk: Desk | None, conversation: Conversation) -> tuple[str | None, str | None]:
+    """The prompt variant and LLM model for this conversation: its experiment arms', else the winners' defaults."""
+    if desk is None:
+        return None, None
+    arms: tuple[Placement, ...] = desk.placements(unit_of(conversation))
+    defaults = desk.defaults()
+    prompt = next((arm.prompt for arm in arms if arm.prompt), defaults.get("prompt"))
+    model = next((arm.model for arm in arms if arm.model), defaults.get("model"))
+    return prompt, model
+
+
+def moment(*, text: str, known: dict[str, Any], declined: tuple[str, ...], history: list[Message]) -> bool:
+    """Whether an offer may be shown now."""
+    if len(declined) >= 2 or any((line.details or {}).get("offer") for line in history):
+        return False
+    if any((line.details or {}).get("offer_exposed") for line in history):
+        return False  # a control arm's "nothing" was already its one exposure
+    return bool({"need", "budget"} <= known.keys() or HESITATES.search(text))
+
+
+def choose(
+    *, desk: Desk | None, uow: UnitOfWork, conversation: Conversation, lead: Lead, known: dict[str, Any], now: datetime
+) -> Offering | None:
+    if desk is None:
+        return None
+    unit = unit_of(conversation)
+    with uow:
+        seen = facts.gather(uow.session, conversation=conversation, fields=known, status=lead.status,
+                            score=lead.score, now=now)  # fmt: skip
+    choice = desk.choose(unit=unit, facts=seen, now=now)
+    if choice is None:
+        return None
+    if choice.offer is None:
+        return Offering(None, choice)
+    code = redemptions.code_for(uow=uow, offer=choice.offer, unit=unit.key)
+    return Offering(card(choice.offer, code), choice)
+
+
+def record(session: Session, *, conversation: Conversation, offering: Offering, now: datetime) -> None:
+    code = offering.card["code"] if offering.card else None
+    exposures.record(session, conversation_id=conversation.id, unit=unit_of(conversation), choice=offering.choice,
+                     code=code, now=now)  # fmt: skip
+
+
+def shown(offer_card: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The offer as the reply carries it (the wording stays the brain's)."""
+    if offer_card is None:
+        return None
+    return {key: value for key, value in offer_card.items() if key != "text"}
