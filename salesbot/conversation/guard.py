@@ -31,7 +31,8 @@ HUMAN = re.compile(
 )
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 OFFER_FIGURE = re.compile(
-    r"(\d+(?:[.,]\d+)?)\s*(?:%|percent|[A-Z]{3}\b|[$\u20ac\u00a3])?\s*(?=(?:off|discount|rabatt|descuento|de descuento)\b)",
+    r"(\d+(?:[.,]\d+)?)\s*(?:%|percent|[A-Z]{3}\b|[$\u20ac\u00a3])?\s*"
+    r"(?=(?:off|discount|rabatt|descuento|de descuento)\b)",
     re.I,
 )
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|prozent|por ciento|pour cent)", re.I)

@@ -157,6 +157,10 @@ class Desk:
             return self._offers, self._experiments
 
 
+def _eligible(offer: Offer, facts: dict[str, Any]) -> bool:
+    return offer.eligibility is None or conditions.holds(offer.eligibility, facts)
+
+
 def _live(offer: Offer, now: datetime) -> bool:
     return (offer.starts_at is None or offer.starts_at <= now) and (offer.ends_at is None or offer.ends_at > now)
 
