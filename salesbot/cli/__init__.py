@@ -17,6 +17,7 @@ from tqdm import tqdm
 from salesbot import __version__, schema
 from salesbot.catalog import demo, imports
 from salesbot.cli.context import Command, services, when
+from salesbot.cli.experiments import experiments_group
 from salesbot.cli.keys import keys_group
 from salesbot.config import Settings
 from salesbot.recommender import pipeline, tuning, versions
@@ -35,6 +36,7 @@ def main() -> None:
 
 
 main.add_command(keys_group, "keys")
+main.add_command(experiments_group, "experiments")
 
 
 @main.group(cls=Command)

@@ -59,7 +59,23 @@ ROUTES = [
     ("POST", "/v1/webhook-endpoints/ep_unknown/replay", {"since": "2026-01-01T00:00:00Z"}, {Role.ADMIN}),
     ("GET", "/v1/deliveries", None, {Role.ADMIN}),
     ("POST", "/v1/deliveries/dlv_unknown/retry", None, {Role.ADMIN}),
-]
+    ("GET", "/v1/offers", None, {Role.MARKETER, Role.ADMIN}),
+    ("POST", "/v1/offers", {"name": "Deal", "kind": "percent", "value": 10}, {Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/offers/off_unknown", None, {Role.MARKETER, Role.ADMIN}),
+    ("PATCH", "/v1/offers/off_unknown", {"value": 5}, {Role.MARKETER, Role.ADMIN}),
+    ("DELETE", "/v1/offers/off_unknown", None, {Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/offers/off_unknown/changes", None, {Role.MARKETER, Role.ADMIN}),
+    ("POST", "/v1/offers/off_unknown/redemptions", {"redemption_id": "o-1", "customer_id": "c-1"},
+     {Role.SERVER, Role.ADMIN}),
+    ("GET", "/v1/experiments", None, {Role.MARKETER, Role.ADMIN}),
+    ("POST", "/v1/experiments", {"name": "x", "arms": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]},
+     {Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/experiments/exp_unknown", None, {Role.MARKETER, Role.ADMIN}),
+    ("POST", "/v1/experiments/exp_unknown/start", None, {Role.MARKETER, Role.ADMIN}),
+    ("POST", "/v1/experiments/exp_unknown/stop", {}, {Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/experiments/exp_unknown/results", None, {Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/experiments/exp_unknown/assignments/v-1", None, {Role.MARKETER, Role.SERVER, Role.ADMIN}),
+]  # fmt: skip
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 HASH, TOKEN = "X-Customer-Hash", "X-Conversation-Token"
 # Routes in ROUTES where a site key must also prove whom it acts for: the header it must send (403 without it).

@@ -111,3 +111,19 @@ def test_demo_data_is_deterministic_and_loads_once(runner, tmp_path):
     other = {"SALESBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
     runner.invoke(main, ["db", "upgrade"], env=other)
     assert runner.invoke(main, small, env=other).stdout == first.stdout
+
+
+def test_experiment_results_print_as_a_table(runner, services):
+    from salesbot.offers import experiments, offers
+
+    deal = offers.create(uow=services.uow(), changed_by=None, name="Deal", kind="percent", value=10)
+    arms = [{"name": "control", "weight": 1}, {"name": "deal", "weight": 1, "offer_id": deal.id}]
+    made = experiments.create(uow=services.uow(), changed_by=None, prompts=("default",), name="Spring", arms=arms)
+    result = runner.invoke(main, ["experiments", "results", made.id])
+    assert result.exit_code == 0, result.output
+    assert "Spring (draft), primary metric: qualified, control: control" in result.output
+    assert "chance to beat" in result.output
+    assert "deal" in result.output
+    listed = runner.invoke(main, ["experiments", "list"])
+    assert made.id in listed.output
+    assert runner.invoke(main, ["experiments", "results", "exp_nope"]).output.strip() == "Error: no experiment 'exp_nope'"
