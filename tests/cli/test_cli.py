@@ -126,4 +126,5 @@ def test_experiment_results_print_as_a_table(runner, services):
     assert "deal" in result.output
     listed = runner.invoke(main, ["experiments", "list"])
     assert made.id in listed.output
-    assert runner.invoke(main, ["experiments", "results", "exp_nope"]).output.strip() == "Error: no experiment 'exp_nope'"
+    unknown = runner.invoke(main, ["experiments", "results", "exp_nope"])
+    assert unknown.output.strip() == "Error: no experiment 'exp_nope'"
