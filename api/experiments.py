@@ -55,6 +55,17 @@ class ExperimentIn(Schema):
     layer_end = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1))
 
 
+class ExperimentPatch(ExperimentIn):
+    name = fields.Str(validate=validate.Length(min=1, max=200))
+    unit = fields.Str(validate=validate.OneOf(UNITS))
+    arms = fields.List(fields.Nested(ArmIn), validate=validate.Length(min=2, max=10))
+    primary_metric = fields.Nested(MetricIn)
+    guardrails = fields.List(fields.Nested(GuardrailIn))
+    traffic = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=1))
+    layer_start = fields.Float(validate=validate.Range(min=0, max=1))
+    layer_end = fields.Float(validate=validate.Range(min=0, max=1))
+
+
 class ExperimentOut(Schema):
     id = fields.Str(required=True)
     name = fields.Str(required=True)
@@ -123,6 +134,17 @@ class Experiment(MethodView):
     def get(self, experiment_id):
         """One experiment"""
         return experiments.get(uow=uow(), experiment_id=experiment_id)
+
+    @requires(Role.MARKETER)
+    @blp.arguments(ExperimentPatch)
+    @blp.response(200, ExperimentOut)
+    def patch(self, body, experiment_id):
+        """Change a draft; a running experiment's arms, weights, unit, traffic and layer are fixed (409)"""
+        changed = experiments.update(
+            uow=uow(), experiment_id=experiment_id, changed_by=g.key_holder.key_id, prompts=tuple(PROMPTS), **body
+        )
+        salesbot().desk.refresh()
+        return changed
 
 
 @blp.route("/<experiment_id>/start")

@@ -5,6 +5,7 @@ from models.base import Base
 from models.catalog import Customer, Event, Item
 from models.conversation import Conversation, Faq, Lead, LeadChange, Message, QualificationSchema
 from models.offers import (
+    CountedPurchase,
     CustomerClaims,
     Experiment,
     ExperimentUnit,
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Conversation",
+    "CountedPurchase",
     "Customer",
     "CustomerClaims",
     "Delivery",

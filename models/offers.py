@@ -154,3 +154,12 @@ class Exposure(Base):
     experiment_id: Mapped[str | None] = mapped_column(String(32))
     arm: Mapped[str | None] = mapped_column(String(64))
     shown_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CountedPurchase(Base):
+    """A purchase event already counted for offers and experiments, so that a resent event counts once."""
+
+    __tablename__ = "counted_purchases"
+
+    event_id: Mapped[str] = mapped_column(EXTERNAL_ID, primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -11,6 +13,7 @@ from api.catalog.schemas import EventBatchIn, EventReport
 from api.wiring import salesbot, uow
 from salesbot.access.roles import Role
 from salesbot.catalog import events
+from salesbot.offers import purchases
 
 blp = Blueprint("events", __name__, url_prefix="/v1/events", description="What customers and visitors did")
 
@@ -23,7 +26,11 @@ class Events(MethodView):
     def post(self, batch):
         """Record up to 1,000 events. Events with an `event_id` already recorded count as duplicates, so a
         retried request adds nothing; each bad event is reported by its index and never blocks the others"""
-        return events.record(uow=uow(), events=batch["events"], policy=_policy(batch["events"]))
+        report = events.record(uow=uow(), events=batch["events"], policy=_policy(batch["events"]))
+        refused = {rejection.index for rejection in report.rejected}
+        accepted = [event for n, event in enumerate(batch["events"]) if n not in refused]
+        purchases.follow(uow=uow(), events=accepted, now=datetime.now(UTC))
+        return report
 
 
 def _policy(rows: list) -> events.Policy:

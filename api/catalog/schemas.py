@@ -109,6 +109,8 @@ class EventIn(Schema):
     value = fields.Float(metadata={"description": "Quantity, or the rating for `rating` events"})
     occurred_at = fields.DateTime(metadata={"description": "When it happened (ISO 8601); default now"})
     recommendation_id = fields.Str(metadata={"description": "The recommendation it came from, if any"})
+    offer_id = fields.Str(metadata={"description": "purchase: the offer used on it (redeems it once)"})
+    code = fields.Str(metadata={"description": "purchase: the offer code used on it, instead of offer_id"})
 
 
 class EventBatchIn(Schema):

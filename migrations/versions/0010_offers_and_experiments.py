@@ -157,8 +157,16 @@ def upgrade() -> None:
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_redemptions_offer_id"), ["offer_id"], unique=False)
 
+    op.create_table(
+        "counted_purchases",
+        sa.Column("event_id", sa.String(length=128), nullable=False),
+        sa.Column("counted_at", MOMENT, nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_counted_purchases")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("counted_purchases")
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_redemptions_offer_id"))
 

@@ -54,11 +54,12 @@ def closed(session: Session, conversation: Conversation, lead: Lead, *, link: st
 
 
 def lead_data(session: Session, conversation: Conversation, lead: Lead, *, link: str) -> dict[str, Any]:
-    """The lead as a CRM wants it: fields, score and why, a transcript summary, the products shown, links."""
+    """The lead as a CRM wants it: fields, score and why, a transcript summary, the products and offer shown, links."""
     lines = session.scalars(
         select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
     ).all()
     shown = {item["item_id"]: item for line in lines for item in (line.details or {}).get("items", [])}
+    offers = [line.details["offer"] for line in lines if (line.details or {}).get("offer")]
     summary = "\n".join(f"{line.author}: {line.text[:LINE_CHARS]}" for line in lines[-SUMMARY_LINES:])
     base = link.rstrip("/")
     return {
@@ -74,5 +75,6 @@ def lead_data(session: Session, conversation: Conversation, lead: Lead, *, link:
         "channel": conversation.channel,
         "transcript_summary": summary,
         "recommended_items": list(shown.values()),
+        "offer_shown": offers[-1] if offers else None,  # the offer the bot showed (offer_id, code, value, ...)
         "links": {"conversation": f"{base}/v1/conversations/{conversation.id}"},
     }

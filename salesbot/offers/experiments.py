@@ -43,6 +43,32 @@ def get_all(*, uow: UnitOfWork) -> list[Experiment]:
         return list(uow.session.scalars(select(Experiment).order_by(Experiment.created_at.desc())))
 
 
+FIXED_ONCE_RUNNING = ("unit", "arms", "traffic", "layer", "layer_start", "layer_end", "primary_metric")
+
+
+def update(
+    *, uow: UnitOfWork, experiment_id: str, changed_by: str | None, prompts: tuple[str, ...], **values: Any
+) -> Experiment:
+    """Change a draft freely; once started only its name, guardrails and minimum effect (changing arms or weights
+    would move units between arms: start a new experiment instead)."""
+    with uow:
+        experiment = _get(uow, experiment_id)
+        before = describe(experiment)
+    fixed = [name for name in FIXED_ONCE_RUNNING if name in values and values[name] != before[name]]
+    if experiment.status != "draft" and fixed:
+        raise Conflict(f"experiment {experiment_id} is {experiment.status}: {', '.join(fixed)} cannot change; "
+                       "start a new experiment")  # fmt: skip
+    checked = _checked(uow, before | values, prompts)
+    with uow:
+        experiment = _get(uow, experiment_id)
+        for name, value in checked.items():
+            setattr(experiment, name, value)
+        uow.session.add(OfferChange(subject_id=experiment.id, action="updated", changed_by=changed_by, before=before,
+                                    after=describe(experiment)))  # fmt: skip
+        uow.commit()
+        return experiment
+
+
 def start(*, uow: UnitOfWork, experiment_id: str, changed_by: str | None) -> Experiment:
     with uow:
         experiment = _get(uow, experiment_id)

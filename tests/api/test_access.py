@@ -71,6 +71,7 @@ ROUTES = [
     ("POST", "/v1/experiments", {"name": "x", "arms": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]},
      {Role.MARKETER, Role.ADMIN}),
     ("GET", "/v1/experiments/exp_unknown", None, {Role.MARKETER, Role.ADMIN}),
+    ("PATCH", "/v1/experiments/exp_unknown", {"name": "y"}, {Role.MARKETER, Role.ADMIN}),
     ("POST", "/v1/experiments/exp_unknown/start", None, {Role.MARKETER, Role.ADMIN}),
     ("POST", "/v1/experiments/exp_unknown/stop", {}, {Role.MARKETER, Role.ADMIN}),
     ("GET", "/v1/experiments/exp_unknown/results", None, {Role.MARKETER, Role.ADMIN}),

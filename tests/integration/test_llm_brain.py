@@ -227,3 +227,30 @@ def test_unsafe_quick_replies_and_non_finite_values_are_dropped(chat, shop, llm)
     assert turn["reply"]["quick_replies"] == ["500-1,000 EUR"]
     assert "company_size" not in turn["lead"]["fields"]
     assert "budget" not in turn["lead"]["fields"]  # NaN is not an amount
+
+
+def test_the_llm_words_the_servers_offer_and_is_corrected_when_it_changes_the_figure(chat, shop, llm):
+    from salesbot.offers import experiments, offers
+
+    deal = offers.create(uow=shop.uow(), changed_by=None, name="Spring deal", kind="percent", value=10.0,
+                         code="SPRING10")  # fmt: skip
+    arms = [{"name": "plain", "weight": 1, "model": "model-a"}, {"name": "brief", "weight": 1, "prompt": "brief"}]
+    running = experiments.create(uow=shop.uow(), changed_by=None, prompts=("default", "brief"), name="Tone",
+                                 arms=arms)  # fmt: skip
+    experiments.start(uow=shop.uow(), experiment_id=running.id, changed_by=None)
+    shop.desk.refresh()
+    llm.script = [{**GOOD, "reply": "Good news: 15% off with SPRING10!", "intent": "offer", "offer_id": deal.id}]
+    cid = start(chat, visitor_id="llm-visitor")["conversation_id"]
+    turn = say(chat, cid, "is there any discount?")
+    assert turn["reply"]["offer"]["value"] == 10.0  # the server's offer, whatever the model says
+    assert "15%" not in turn["reply"]["text"]  # the model's wrong figure never reaches the visitor
+    offered = [line for line in bot_lines(shop) if line.details.get("offer")][-1]
+    assert any("discount of 15" in problem for problem in offered.details["corrections"])
+    sent = llm.requests[-1]
+    told = sent["messages"][1]["content"]
+    assert '"offer_id": "' + deal.id in told  # the offer travels to the model as a fact
+    arm = experiments.assignment(uow=shop.uow(), experiment_id=running.id, unit_id="llm-visitor")["arm"]
+    if arm == "plain":
+        assert sent["model"] == "model-a"
+    else:
+        assert "at most two short sentences" in sent["messages"][0]["content"]

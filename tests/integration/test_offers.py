@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from models import Exposure, Offer
+from models import Exposure, Offer, OutboxEvent
 from salesbot.bootstrap import bootstrap
+from salesbot.catalog import customers
 from salesbot.config import Settings
 from salesbot.errors import Conflict
 from salesbot.offers import offers, redemptions
@@ -157,6 +158,11 @@ def test_the_bot_offers_what_the_server_chose_to_those_eligible_once(chat, marke
     assert "SPRING10" in turn["reply"]["text"]
     later = say(chat, big, "next month")
     assert later["reply"]["offer"] is None  # once per conversation
+    say(chat, big, "I'm the CTO, I decide")
+    say(chat, big, "cto@big.example")
+    with shop.uow() as uow:
+        told = uow.session.scalars(select(OutboxEvent).where(OutboxEvent.type == "lead.qualified")).all()
+    assert [event.data["offer_shown"]["offer_id"] for event in told] == [made["id"]]  # the CRM hears of it
     with shop.uow() as uow:
         exposed = uow.session.scalars(select(Exposure)).all()
     assert [(e.offer_id, e.unit_key) for e in exposed] == [(made["id"], "v:big")]
@@ -215,6 +221,12 @@ def test_an_experiment_splits_sticky_units_and_reports_per_arm(chat, marketer, s
     again = start(chat, visitor_id="exp-0")["conversation_id"]
     turn = say(chat, again, "any discount?")
     assert (turn["reply"]["offer"] is not None) == (arms["exp-0"] == "deal")
+    reweighted = [{"name": "control", "weight": 1}, {"name": "deal", "weight": 3, "offer_id": made["id"]}]
+    refused = marketer.patch(f"/v1/experiments/{eid}", json={"arms": reweighted})
+    assert refused.status_code == 409
+    assert "start a new experiment" in refused.json["detail"]
+    renamed = marketer.patch(f"/v1/experiments/{eid}", json={"name": "Spring test, week 2"})
+    assert renamed.json["name"] == "Spring test, week 2"
     stopped = marketer.post(f"/v1/experiments/{eid}/stop", json={"winner": "deal"})
     assert stopped.json["status"] == "stopped"
     assert marketer.post(f"/v1/experiments/{eid}/stop", json={}).status_code == 409
@@ -227,3 +239,23 @@ def test_experiments_with_bad_arms_are_refused_by_field(marketer):
     assert "arms.1.offer_id" in response.json["errors"]
     prompt = {"name": "x", "arms": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "prompt": "shouty"}]}
     assert "arms.1.prompt" in marketer.post("/v1/experiments", json=prompt).json["errors"]
+
+
+def test_a_purchase_event_with_the_code_redeems_once_and_counts_for_the_experiment(chat, marketer, shop):
+    made = offer(marketer)
+    arms = [{"name": "control", "weight": 0.0001}, {"name": "deal", "weight": 1, "offer_id": made["id"]}]
+    eid = marketer.post("/v1/experiments", json={"name": "Buy", "unit": "customer", "arms": arms,
+                                                 "primary_metric": {"kind": "revenue"}}).json["id"]  # fmt: skip
+    marketer.post(f"/v1/experiments/{eid}/start")
+    customers.put(uow=shop.uow(), customer_id="buyer-1")
+    cid = start(chat, customer_id="buyer-1", visitor_id=None)["conversation_id"]
+    assert say(chat, cid, "any discount on laptops?")["reply"]["offer"]["code"] == "SPRING10"
+    purchase = {"event_id": "order-77", "customer_id": "buyer-1", "item_id": "lap-1", "type": "purchase",
+                "value": 2, "code": "SPRING10"}  # fmt: skip
+    for _ in range(2):  # sent twice: counted once
+        assert chat.post("/v1/events", json={"events": [purchase]}).status_code == 202
+    assert marketer.get(f"/v1/offers/{made['id']}").json["redeemed"] == 1
+    deal = next(a for a in marketer.get(f"/v1/experiments/{eid}/results").json["arms"] if a["name"] == "deal")
+    assert deal["units"] == 1
+    assert deal["revenue"] == 1998.0  # 2 x Laptop Air at 999
+    assert deal["discount_cost"] == 199.8
