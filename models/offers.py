@@ -124,7 +124,8 @@ class ExperimentUnit(Base):
     the turn, CSAT and purchases), so results are one grouped read even at a million exposures."""
 
     __tablename__ = "experiment_units"
-    __table_args__ = (Index("ix_experiment_units_customer_id", "customer_id"),)
+    # Without rowid, SQLite keeps the rows in primary-key order: one experiment's units are read in one sweep.
+    __table_args__ = (Index("ix_experiment_units_customer_id", "customer_id"), {"sqlite_with_rowid": False})
 
     experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
     unit_id: Mapped[str] = mapped_column(EXTERNAL_ID, primary_key=True)

@@ -119,6 +119,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("experiment_id", "unit_id", name=op.f("pk_experiment_units")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("experiment_units", schema=None) as batch_op:
         batch_op.create_index("ix_experiment_units_customer_id", ["customer_id"], unique=False)

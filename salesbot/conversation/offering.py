@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Conversation, Lead, Message
+from models import Conversation, Lead
+from models.offers import Exposure
 from salesbot.database import UnitOfWork
 from salesbot.offers import exposures, facts, redemptions
 from salesbot.offers.decisions import Choice, Desk, Placement, Unit, card
@@ -47,25 +49,44 @@ def variant(desk: Desk | None, conversation: Conversation) -> tuple[str | None, 
     return prompt, model
 
 
-def moment(*, text: str, known: dict[str, Any], declined: tuple[str, ...], history: list[Message]) -> bool:
-    """Whether an offer may be shown now."""
-    if len(declined) >= 2 or any((line.details or {}).get("offer") for line in history):
-        return False
-    if any((line.details or {}).get("offer_exposed") for line in history):
-        return False  # a control arm's "nothing" was already its one exposure
-    return bool({"need", "budget"} <= known.keys() or HESITATES.search(text))
+def moment(
+    *, desk: Desk | None, text: str, known: dict[str, Any], declined: tuple[str, ...], exposed: list[str | None]
+) -> str | None:
+    """Whether an offer may be shown now: "first", "more" (another stackable one, when every offer shown so far
+    stacks and the visitor asks about price again), or None. `exposed`: the conversation's exposures so far (an
+    offer id, or None for an experiment control's nothing)."""
+    if desk is None or len(declined) >= 2:
+        return None
+    hesitates = HESITATES.search(text) is not None
+    if exposed:
+        shown = [offer_id for offer_id in exposed if offer_id]
+        return "more" if len(shown) == len(exposed) and hesitates and desk.all_stackable(shown) else None
+    return "first" if {"need", "budget"} <= known.keys() or hesitates else None
+
+
+def exposed_in(uow: UnitOfWork, conversation_id: str) -> list[str | None]:
+    """Every exposure of the conversation so far, oldest first."""
+    with uow:
+        found = select(Exposure.offer_id).where(Exposure.conversation_id == conversation_id).order_by(Exposure.id)
+        return list(uow.session.scalars(found))
 
 
 def choose(
-    *, desk: Desk | None, uow: UnitOfWork, conversation: Conversation, lead: Lead, known: dict[str, Any], now: datetime
+    *,
+    desk: Desk,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    lead: Lead,
+    known: dict[str, Any],
+    exposed: list[str | None],
+    more: bool,
+    now: datetime,
 ) -> Offering | None:
-    if desk is None:
-        return None
     unit = unit_of(conversation)
     with uow:
         seen = facts.gather(uow.session, conversation=conversation, fields=known, status=lead.status,
                             score=lead.score, now=now)  # fmt: skip
-    choice = desk.choose(unit=unit, facts=seen, now=now)
+    choice = desk.choose(unit=unit, facts=seen, now=now, exclude=frozenset(e for e in exposed if e), more=more)
     if choice is None:
         return None
     if choice.offer is None:

@@ -139,7 +139,7 @@ class Conversations:
         conversation, lead, history = self._read(conversation_id)
         schema = self._schema(conversation.schema_version)
         context = self._context(conversation, lead, history, schema, text)
-        offered = self._offering(conversation, lead, context, history)
+        offered = self._offering(conversation, lead, context)
         context = replace(context, offer=offered.card if offered else None)
         if guard.wants_human(text):
             decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
@@ -199,15 +199,18 @@ class Conversations:
         prompt, model = offering.variant(self._desk, conversation)
         return replace(context, products=fit.products, unfit=fit.nothing, prompt=prompt, llm_model=model)
 
-    def _offering(
-        self, conversation: Conversation, lead: Lead, context: Context, history: list[Message]
-    ) -> offering.Offering | None:
+    def _offering(self, conversation: Conversation, lead: Lead, context: Context) -> offering.Offering | None:
         """The offer the server allows now (see `offering`), when this turn is the moment for one."""
+        if self._desk is None:
+            return None
         known = context.known | self._rules.read(context)
-        if not offering.moment(text=context.message, known=known, declined=context.declined, history=history):
+        exposed = offering.exposed_in(self._uow(), conversation.id)
+        when = offering.moment(desk=self._desk, text=context.message, known=known, declined=context.declined,
+                               exposed=exposed)  # fmt: skip
+        if when is None:
             return None
         return offering.choose(desk=self._desk, uow=self._uow(), conversation=conversation, lead=lead, known=known,
-                               now=utcnow())  # fmt: skip
+                               exposed=exposed, more=when == "more", now=utcnow())  # fmt: skip
 
     def _faqs(self, text: str) -> tuple[Passage, ...]:
         """The FAQ passages for the message's questions. The rules brain answers only questions, so a plain
@@ -319,7 +322,7 @@ class Conversations:
             details = answers.details_of(decision, context, turning.problems)
             if turning.offering is not None and conversation.status == "open" and not handoff:
                 offering.record(uow.session, conversation=conversation, offering=turning.offering, now=now)
-                details |= {"offer": offering.shown(turning.offering.card), "offer_exposed": True}
+                details["offer"] = offering.shown(turning.offering.card)
             uow.session.add_all(
                 [
                     Message(conversation_id=conversation.id, author="visitor", text=text, details={}),

@@ -96,18 +96,34 @@ class Desk:
             )  # fmt: skip
         return tuple(found)
 
-    def choose(self, *, unit: Unit, facts: dict[str, Any], now: datetime | None = None) -> Choice | None:
+    def all_stackable(self, offer_ids: list[str]) -> bool:
+        offers, _ = self._current()
+        stacking = {o.id for o in offers if o.stackable}
+        return all(offer_id in stacking for offer_id in offer_ids)
+
+    def choose(
+        self,
+        *,
+        unit: Unit,
+        facts: dict[str, Any],
+        now: datetime | None = None,
+        exclude: frozenset[str] = frozenset(),
+        more: bool = False,
+    ) -> Choice | None:
         """The offer this unit gets now, or None when no offer may be shown; a control arm answers a `Choice`
-        without an offer, so that its exposure is recorded at the same moment as the treatment's."""
+        without an offer, so that its exposure is recorded at the same moment as the treatment's. With `more`,
+        only another stackable offer outside any offer experiment (`exclude`: those already shown)."""
         now = now or datetime.now(UTC)
         offers, _ = self._current()
         placements = self.placements(unit)
         testing = [p for p in placements if p.offers_arm]
+        if testing and more:
+            return None  # an experiment's unit sees its arm's one offer, nothing stacked on it
         if testing:  # an experiment's unit gets its arm's offer or, in the control, none
             wanted = {p.offer_id for p in testing if p.offer_id}
             candidates = [o for o in offers if o.id in wanted]
         else:
-            candidates = offers
+            candidates = [o for o in offers if o.id not in exclude and (o.stackable or not more)]
         allowed = [
             o for o in candidates if _live(o, now) and (o.eligibility is None or conditions.holds(o.eligibility, facts))
         ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import exists, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.offers import Experiment, ExperimentUnit, Exposure
@@ -30,24 +31,18 @@ def record(
 
 
 def enter(session: Session, *, unit: Unit, placement: Placement, now: datetime) -> None:
-    """The unit is in the experiment from its first exposure; later exposures only count."""
-    unit_id = placement.unit_id
-    counted = session.execute(
-        update(ExperimentUnit)
-        .where(ExperimentUnit.experiment_id == placement.experiment_id, ExperimentUnit.unit_id == unit_id)
-        .values(exposures=ExperimentUnit.exposures + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if counted:
-        return
-    try:
-        with session.begin_nested():
-            session.add(
-                ExperimentUnit(experiment_id=placement.experiment_id, unit_id=unit_id, arm=placement.arm,
-                               customer_id=unit.customer_id, exposures=1, first_exposed_at=now)
-            )  # fmt: skip
-    except IntegrityError:  # the unit's other conversation entered it at the same moment
-        pass
+    """The unit is in the experiment from its first exposure; later exposures only count (one upsert)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ExperimentUnit).values(
+        experiment_id=placement.experiment_id, unit_id=placement.unit_id, arm=placement.arm,
+        customer_id=unit.customer_id, exposures=1, first_exposed_at=now, qualified=False, handed_off=False,
+        purchases=0, revenue=0.0, discount=0.0,
+    )  # fmt: skip
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["experiment_id", "unit_id"], set_={"exposures": ExperimentUnit.exposures + 1}
+        )
+    )
 
 
 def _units(unit: Unit):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Integer, case, func, select
 
-from models.offers import Experiment, ExperimentUnit, Exposure, OfferChange
+from models.offers import Experiment, ExperimentUnit, OfferChange
 from salesbot.database import UnitOfWork
 from salesbot.offers import experiments, statistics
 from salesbot.offers.experiments import GUARDRAILS
@@ -61,12 +61,7 @@ def _per_arm(uow: UnitOfWork, experiment: Experiment) -> dict[str, Any]:
             .where(unit.experiment_id == experiment.id)
             .group_by(unit.arm)
         ).all()
-        shown = dict(
-            uow.session.execute(
-                select(Exposure.arm, func.count()).where(Exposure.experiment_id == experiment.id).group_by(Exposure.arm)
-            ).all()
-        )
-    return {row.arm: row._asdict() | {"exposures": shown.get(row.arm, row.exposures)} for row in grouped}
+    return {row.arm: row._asdict() for row in grouped}
 
 
 def _arm(experiment: Experiment, row: dict | None, arm: dict, metric: str) -> dict[str, Any]:

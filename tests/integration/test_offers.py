@@ -259,3 +259,16 @@ def test_a_purchase_event_with_the_code_redeems_once_and_counts_for_the_experime
     assert deal["units"] == 1
     assert deal["revenue"] == 1998.0  # 2 x Laptop Air at 999
     assert deal["discount_cost"] == 199.8
+
+
+def test_stackable_offers_add_up_on_price_talk_others_stay_one_per_conversation(chat, marketer):
+    first = offer(marketer, name="Ten off", stackable=True, priority=5)
+    second = offer(marketer, name="Free shipping", kind="free_shipping", value=None, code="SHIPFREE",
+                   stackable=True, priority=1)  # fmt: skip
+    offer(marketer, name="Lone deal", code="LONE", priority=0)  # not stackable: never added to another
+    cid = start(chat, visitor_id="stacker")["conversation_id"]
+    shown = [say(chat, cid, text)["reply"]["offer"] for text in
+             ("any discount on laptops?", "still too expensive", "hmm, pricey", "any other deal?")]  # fmt: skip
+    assert [o["offer_id"] if o else None for o in shown] == [first["id"], second["id"], None, None]
+    for n in range(4):  # long after the offer left the last turns, none is shown again
+        assert say(chat, cid, f"blue {n}")["reply"]["offer"] is None
