@@ -41,6 +41,8 @@ class Conversation(Base):
     asked: Mapped[str | None] = mapped_column(String(64))  # the field the bot asked for last
     misunderstood: Mapped[int] = mapped_column(SmallInteger, default=0)  # turns in a row
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    # Offers shown so far, oldest first (an experiment control's nothing as null), read with the conversation.
+    offers_shown: Mapped[list[str | None] | None] = mapped_column(JSONDocument)
     # sha256 of the token a site key must show; NULL (started before tokens) lets only the store's own keys in
     token_hash: Mapped[str | None] = mapped_column(String(64))
     csat: Mapped[int | None] = mapped_column(SmallInteger)

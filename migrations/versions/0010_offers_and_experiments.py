@@ -1,5 +1,5 @@
 """Offers and experiments: offers with their change history, codes, per-customer claims, redemptions, exposures,
-experiments and each experiment's units.
+experiments and each experiment's units, purchases counted for them, and the offers each conversation showed.
 
 Revision ID: 0010
 Revises: 0009
@@ -158,6 +158,8 @@ def upgrade() -> None:
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_redemptions_offer_id"), ["offer_id"], unique=False)
 
+    with op.batch_alter_table("conversations") as table:
+        table.add_column(sa.Column("offers_shown", DOCUMENT, nullable=True))
     op.create_table(
         "counted_purchases",
         sa.Column("event_id", sa.String(length=128), nullable=False),
@@ -168,6 +170,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("counted_purchases")
+    with op.batch_alter_table("conversations") as table:
+        table.drop_column("offers_shown")
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_redemptions_offer_id"))
 

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Conversation, Lead
-from models.offers import Exposure
 from salesbot.database import UnitOfWork
 from salesbot.offers import exposures, facts, redemptions
 from salesbot.offers.decisions import Choice, Desk, Placement, Unit, card
@@ -64,13 +62,6 @@ def moment(
     return "first" if {"need", "budget"} <= known.keys() or hesitates else None
 
 
-def exposed_in(uow: UnitOfWork, conversation_id: str) -> list[str | None]:
-    """Every exposure of the conversation so far, oldest first."""
-    with uow:
-        found = select(Exposure.offer_id).where(Exposure.conversation_id == conversation_id).order_by(Exposure.id)
-        return list(uow.session.scalars(found))
-
-
 def choose(
     *,
     desk: Desk,
@@ -96,7 +87,10 @@ def choose(
 
 
 def record(session: Session, *, conversation: Conversation, offering: Offering, now: datetime) -> None:
+    """The offer was shown with this turn: an exposure, and the conversation's own list of offers shown."""
     code = offering.card["code"] if offering.card else None
+    shown = offering.card["offer_id"] if offering.card else None
+    conversation.offers_shown = [*(conversation.offers_shown or []), shown]
     exposures.record(session, conversation_id=conversation.id, unit=unit_of(conversation), choice=offering.choice,
                      code=code, now=now)  # fmt: skip
 

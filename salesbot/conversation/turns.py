@@ -196,7 +196,7 @@ class Conversations:
         # Products fit what the visitor has said, this message included (the typed extractors are cheap).
         learnt = self._rules.read(context)
         fit = self._products(conversation, known | learnt, learnt, history)
-        prompt, model = offering.variant(self._desk, conversation)
+        prompt, model = offering.variant(self._desk, conversation) if self._llm is not None else (None, None)
         return replace(context, products=fit.products, unfit=fit.nothing, prompt=prompt, llm_model=model)
 
     def _offering(self, conversation: Conversation, lead: Lead, context: Context) -> offering.Offering | None:
@@ -204,7 +204,7 @@ class Conversations:
         if self._desk is None:
             return None
         known = context.known | self._rules.read(context)
-        exposed = offering.exposed_in(self._uow(), conversation.id)
+        exposed = list(conversation.offers_shown or [])
         when = offering.moment(desk=self._desk, text=context.message, known=known, declined=context.declined,
                                exposed=exposed)  # fmt: skip
         if when is None:
