@@ -3,7 +3,9 @@
 from models.access import ApiKey
 from models.base import Base
 from models.catalog import Customer, Event, Item
-from models.conversation import Conversation, Faq, Lead, LeadChange, Message, QualificationSchema
+from models.conversation import Conversation, Faq, Message, QualificationSchema
+from models.inbox import HandoffChange, Rep
+from models.leads import Lead, LeadChange
 from models.offers import (
     CountedPurchase,
     CustomerClaims,
@@ -32,6 +34,7 @@ __all__ = [
     "ExperimentUnit",
     "Exposure",
     "Faq",
+    "HandoffChange",
     "Item",
     "Lead",
     "LeadChange",
@@ -43,5 +46,6 @@ __all__ = [
     "OutboxEvent",
     "QualificationSchema",
     "Redemption",
+    "Rep",
     "WebhookEndpoint",
 ]

@@ -23,6 +23,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     identity_secret: Mapped[str | None] = mapped_column(String(64))  # hex; site keys only
+    rep_id: Mapped[str | None] = mapped_column(String(32))  # rep keys: the rep they belong to
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

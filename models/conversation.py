@@ -1,11 +1,22 @@
-"""Conversations with visitors, the leads they become, and the store's FAQ knowledge."""
+"""Conversations with visitors, their messages, and the store's FAQ knowledge (leads live in `models.leads`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONDocument, UTCDateTime, utcnow
@@ -43,6 +54,12 @@ class Conversation(Base):
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
     # Offers shown so far, oldest first (an experiment control's nothing as null), read with the conversation.
     offers_shown: Mapped[list[str | None] | None] = mapped_column(JSONDocument)
+    # Who speaks: the bot, or a person after a hand-off (bot -> queued -> assigned -> live -> resolved, or back).
+    handoff_state: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # queued since; the queue's order
+    rep_id: Mapped[str | None] = mapped_column(String(32), index=True)  # the rep offered it or holding it
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it was offered to `rep_id`
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the newest message's seq
     # sha256 of the token a site key must show; NULL (started before tokens) lets only the store's own keys in
     token_hash: Mapped[str | None] = mapped_column(String(64))
     csat: Mapped[int | None] = mapped_column(SmallInteger)
@@ -56,11 +73,16 @@ class Message(Base):
     """One line of the transcript; the bot's lines carry how the turn was decided and what it cost."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        UniqueConstraint("conversation_id", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    author: Mapped[str] = mapped_column(String(8))  # visitor, bot
+    seq: Mapped[int | None] = mapped_column(Integer)  # 1, 2, 3... per conversation: what streams resume from
+    author: Mapped[str] = mapped_column(String(8))  # visitor, bot, rep, system
+    rep_id: Mapped[str | None] = mapped_column(String(32))  # the rep who wrote it
     text: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     brain: Mapped[str | None] = mapped_column(String(16))
@@ -68,35 +90,6 @@ class Message(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class Lead(Base):
-    __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_status_updated_at", "status", "updated_at"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
-    customer_id: Mapped[str | None] = mapped_column(EXTERNAL_ID)
-    status: Mapped[str] = mapped_column(String(16))  # new, qualifying, qualified, disqualified, nurture, handed_off
-    score: Mapped[float] = mapped_column(Float, default=0.0)
-    score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class LeadChange(Base):
-    """A lead's status history: CRM delivery hangs off these rows, written in the same transaction."""
-
-    __tablename__ = "lead_changes"
-
-    id: Mapped[int] = mapped_column(SERIAL, primary_key=True)
-    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    score: Mapped[float] = mapped_column(Float)
-    reason: Mapped[str] = mapped_column(String(200))
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Faq(Base):

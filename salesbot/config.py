@@ -149,6 +149,25 @@ class Settings:
     webhook_secret_grace_hours: float = field(
         default=24.0, metadata={"help": "After a secret rotation, how long the old secret keeps signing too"}
     )
+    accept_seconds: float = field(
+        default=60.0, metadata={"help": "A conversation offered to a rep who does not accept it within this moves on"}
+    )
+    routing: str = field(
+        default="least_loaded",
+        metadata={"help": "Among reps who fit and have room: `least_loaded` or `round_robin`"},
+    )
+    presence_seconds: float = field(
+        default=90.0, metadata={"help": "A rep whose console has not been heard from for this long counts as away"}
+    )
+    opening_hours: str | None = field(
+        default=None,
+        metadata={"help": "When reps answer, e.g. `Mon-Fri 09:00-18:00 Europe/Berlin`; unset: whenever one is online"},
+    )
+    live_updates: str = field(
+        default="auto",
+        metadata={"help": "How streams hear of new messages across processes: `auto` (PostgreSQL LISTEN/NOTIFY, "
+                  "else Redis pub/sub when SALESBOT_REDIS_URL is set, else polling), `postgres`, `redis`, `poll`"},
+    )  # fmt: skip
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 
@@ -183,6 +202,10 @@ class Settings:
             raise InvalidInput.for_field("SALESBOT_EMBEDDINGS", "must be `local`, `openai` or `off`")
         if self.message_max_chars < 1:
             raise InvalidInput.for_field("SALESBOT_MESSAGE_MAX_CHARS", "must be at least 1")
+        if self.routing not in {"least_loaded", "round_robin"}:
+            raise InvalidInput.for_field("SALESBOT_ROUTING", "must be `least_loaded` or `round_robin`")
+        if self.live_updates not in {"auto", "postgres", "redis", "poll"}:
+            raise InvalidInput.for_field("SALESBOT_LIVE_UPDATES", "must be `auto`, `postgres`, `redis` or `poll`")
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
 
