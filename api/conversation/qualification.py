@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from api.access import requires
 from api.wiring import uow
 from salesbot.access.roles import Role
-from salesbot.conversation import qualification
+from salesbot.leads import qualification
 
 blp = Blueprint("qualification", __name__, url_prefix="/v1/qualification-schema", description="What the bot asks")
 

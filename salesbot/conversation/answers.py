@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from models import Conversation, Lead, Message
-from salesbot.conversation import qualification
 from salesbot.conversation.brains import Context, Decision
-from salesbot.conversation.qualification import Schema
+from salesbot.leads import qualification
+from salesbot.leads.qualification import Schema
 
 
 def details_of(decision: Decision, context: Context, problems: tuple[str, ...]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from salesbot.conversation.faqs import Passage
-from salesbot.conversation.qualification import Schema
+from salesbot.leads.qualification import Schema
 
 INTENTS = ("ask", "answer_faq", "recommend", "offer", "handoff", "close", "chat")
 

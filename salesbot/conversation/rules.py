@@ -11,7 +11,7 @@ from typing import Any
 
 from salesbot.conversation import extract, intents, money, offering
 from salesbot.conversation.brains import Context, Decision
-from salesbot.conversation.qualification import Field
+from salesbot.leads.qualification import Field
 
 NEED_CUE = re.compile(
     r"\b(?:need|needs|looking for|look for|want|wants|interested in|searching for|shopping for|buy|buying|"

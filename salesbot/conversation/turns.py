@@ -19,29 +19,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import Conversation, Lead, LeadChange, Message
+from models import Conversation, Lead, Message
 from models.base import utcnow
 from salesbot.config import Settings
-from salesbot.conversation import (
-    answers,
-    crm,
-    guard,
-    intents,
-    locales,
-    money,
-    offering,
-    products,
-    qualification,
-    scoring,
-    settling,
-)
+from salesbot.conversation import answers, guard, intents, locales, money, offering, products, settling
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library, Passage
 from salesbot.conversation.llm import INSTRUCTIONS
-from salesbot.conversation.qualification import Schema
 from salesbot.conversation.rules import RulesBrain
 from salesbot.database import UnitOfWork
 from salesbot.errors import Conflict, InvalidInput, NotFound
+from salesbot.leads import crm, progress, qualification
+from salesbot.leads.qualification import Schema
 from salesbot.offers import exposures
 from salesbot.offers.decisions import Desk
 from salesbot.recommender.serving import Filters, Recommender
@@ -306,14 +295,18 @@ class Conversations:
                 raise Conflict(f"conversation {conversation.id} is closed; start a new one")
             lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
             now, before = utcnow(), (lead.status, dict(lead.fields), conversation.status)
-            verdict = self._score(uow, lead, context.schema, decision, now=now)
+            verdict = progress.take_in(uow.session, lead, context.schema, learnt=decision.fields,
+                                       declined=decision.declined, now=now)  # fmt: skip
             handoff = turning.handoff or (
                 f"hot lead (score {verdict.score})" if verdict.score >= context.schema.thresholds.hot else None
             )
             reply = decision.reply
             if handoff and handoff.startswith("hot") and conversation.status == "open":
                 reply = f"{reply} {HANDOFF_HOT}"
-            self._move(uow, lead, verdict, handoff, now=now)
+            moved = progress.move(uow.session, lead, verdict, handoff=handoff, now=now)
+            if moved in ("qualified", "handed_off"):
+                exposures.became(uow.session, unit=offering.unit_of(conversation), qualified=moved == "qualified",
+                                 handed_off=moved == "handed_off")  # fmt: skip
             conversation.asked, conversation.misunderstood = decision.asks, context.misunderstood
             conversation.tokens_used += decision.prompt_tokens + decision.completion_tokens
             conversation.updated_at = now
@@ -336,27 +329,6 @@ class Conversations:
             crm.tell(uow.session, conversation, lead, before=before, now=now, link=self.settings.public_url)
             uow.commit()
             return answers.turn_of(conversation, lead, context.schema, reply, details)
-
-    def _score(self, uow: UnitOfWork, lead: Lead, schema: Schema, decision: Decision, *, now) -> scoring.Verdict:
-        fields = qualification.known(lead.fields) | decision.fields
-        declined = [*(qualification.declined(lead.fields)), *decision.declined]
-        declined = [name for name in dict.fromkeys(declined) if fields.get(name) is None]
-        lead.fields = fields | ({qualification.DECLINED: declined} if declined else {})
-        done = scoring.behaviour(uow.session, lead.customer_id, now=now)
-        return scoring.judge(schema, fields, done, tuple(declined))
-
-    def _move(self, uow: UnitOfWork, lead: Lead, verdict: scoring.Verdict, handoff: str | None, *, now) -> None:
-        """The lead's new score and status; a status change is written to its history in this transaction."""
-        status, reason = verdict.status, verdict.reason
-        if status != "qualified" and (handoff or lead.status == "handed_off"):
-            status, reason = "handed_off", handoff or "a rep has it"
-        if status != lead.status and status in ("qualified", "handed_off"):
-            unit = offering.unit_of(uow.session.get(Conversation, lead.conversation_id))
-            exposures.became(uow.session, unit=unit, qualified=status == "qualified", handed_off=status == "handed_off")
-        if status != lead.status:
-            uow.session.add(LeadChange(lead_id=lead.id, from_status=lead.status, to_status=status,
-                                       score=verdict.score, reason=reason[:200], changed_at=now))  # fmt: skip
-        lead.status, lead.score, lead.score_breakdown, lead.updated_at = status, verdict.score, verdict.breakdown, now
 
     # -- the rest of a conversation's life ------------------------------------------------------------------
 

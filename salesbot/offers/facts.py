@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import Customer, Event, Item
 from models.conversation import Conversation
-from salesbot.conversation import scoring
+from salesbot.leads import scoring
 
 
 def gather(

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from models import QualificationSchema
 from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
-from salesbot.conversation import qualification
+from salesbot.leads import qualification
 from tests.conftest import keyed_client
 
 BUDGET = {"name": "budget", "type": "money", "question": "Budget?", "required": True, "weight": 50}

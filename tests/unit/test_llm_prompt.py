@@ -5,7 +5,7 @@ from datetime import date
 
 from salesbot.conversation.brains import Context
 from salesbot.conversation.llm import prompt
-from salesbot.conversation.qualification import DEFAULT_FIELDS, Schema, Thresholds
+from salesbot.leads.qualification import DEFAULT_FIELDS, Schema, Thresholds
 
 
 def test_the_prompt_carries_declines_the_stores_shelves_and_an_honest_no_fit():

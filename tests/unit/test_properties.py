@@ -20,8 +20,8 @@ from api import bodies
 from api.schemas import Money
 from salesbot.catalog import events, rules
 from salesbot.catalog.rows import frame_of
-from salesbot.conversation import qualification, scoring
 from salesbot.errors import InvalidInput
+from salesbot.leads import qualification, scoring
 from salesbot.logs import mask
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)

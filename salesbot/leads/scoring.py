@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Event
-from salesbot.conversation.qualification import Field, Schema
+from salesbot.leads.qualification import Field, Schema
 
 RECENT = timedelta(days=30)
 BEHAVIOUR = {"recent_views": (4.0, 10), "cart_value": (3.0, 500.0), "purchases": (3.0, 3)}  # (points, for this much)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Conversation, Lead, Message
-from salesbot.conversation import qualification
+from salesbot.leads import qualification
 from salesbot.webhooks import outbox
 
 SUMMARY_LINES = 8
