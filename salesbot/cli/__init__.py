@@ -19,6 +19,7 @@ from salesbot.catalog import demo, imports
 from salesbot.cli.context import Command, services, when
 from salesbot.cli.experiments import experiments_group
 from salesbot.cli.keys import keys_group
+from salesbot.cli.reps import reps_group
 from salesbot.config import Settings
 from salesbot.recommender import pipeline, tuning, versions
 from salesbot.recommender.dataset import read_store
@@ -36,6 +37,7 @@ def main() -> None:
 
 
 main.add_command(keys_group, "keys")
+main.add_command(reps_group, "reps")
 main.add_command(experiments_group, "experiments")
 
 
