@@ -14,7 +14,7 @@ import click
 from tabulate import tabulate
 from tqdm import tqdm
 
-from salesbot import __version__, schema
+from salesbot import __version__, schema, upkeep
 from salesbot.catalog import demo, imports
 from salesbot.cli.context import Command, services, when
 from salesbot.cli.experiments import experiments_group
@@ -340,7 +340,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> None:
-    """Deliver webhooks (signed, retried on schedule) and run queued training jobs, until SIGTERM.
+    """Deliver webhooks (signed, retried on schedule), run queued training jobs, route hand-offs to reps and run
+    experiments' guardrail breakers, until SIGTERM.
 
     On PostgreSQL run as many as you like side by side; on SQLite run one.
     """
@@ -359,12 +360,15 @@ def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> Non
         name="training-jobs",
         daemon=True,
     )
+    chores = threading.Thread(target=upkeep.keep_up, args=(stop,), kwargs={"uow": app.uow, "settings": settings},
+                              name="upkeep", daemon=True)  # fmt: skip
     click.echo(f"delivering webhooks from {settings.database_url.split('@')[-1]} (Ctrl-C stops)", err=True)
     try:
         if once:
             click.echo(f"{runner.deliver_due()} deliveries attempted")
         else:
             trainer.start()  # training jobs queued through the API, or left by a process that died
+            chores.start()  # hand-offs routed to reps, guardrail breakers
             runner.run(stop, poll=poll)
     finally:
         runner.close()

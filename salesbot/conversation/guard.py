@@ -32,7 +32,8 @@ HUMAN = re.compile(
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 OFFER_FIGURE = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(?:%|percent|[A-Z]{3}\b|[$\u20ac\u00a3])?\s*"
-    r"(?=(?:off|discount|rabatt|descuento|de descuento)\b)",
+    r"(?=(?:off|discount|rabatt|descuento|de descuento)\b)"
+    r"|(?<=discount of )(\d+(?:[.,]\d+)?)|(?<=save )(\d+(?:[.,]\d+)?)",
     re.I,
 )
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|prozent|por ciento|pour cent)", re.I)
@@ -258,8 +259,11 @@ def _offer_figures(reply: str, offer: dict | None) -> list[str]:
     if not offer or offer.get("value") is None or offer.get("kind") not in ("percent", "amount"):
         return []
     wanted = round(float(offer["value"]), 2)
-    said = [_number(found) for found in OFFER_FIGURE.findall(reply)]
-    return [f"states a discount of {figure:g} for an offer of {wanted:g}" for figure in said if figure != wanted]
+    said = [_number(next(part for part in found if part)) for found in OFFER_FIGURE.findall(reply)]
+    if offer["kind"] == "percent":  # with a percent offer, every percentage is read as its discount
+        said += [_number(NUMBER.findall(found)[0]) for found in PERCENT.findall(reply)]
+    return [f"states a discount of {figure:g} for an offer of {wanted:g}" for figure in dict.fromkeys(said)
+            if figure != wanted]  # fmt: skip
 
 
 def _facts(context: Context) -> tuple[str, str, str]:

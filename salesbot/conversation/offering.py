@@ -40,7 +40,7 @@ def variant(desk: Desk | None, conversation: Conversation) -> tuple[str | None, 
     """The prompt variant and LLM model for this conversation: its experiment arms', else the winners' defaults."""
     if desk is None:
         return None, None
-    arms: tuple[Placement, ...] = desk.placements(unit_of(conversation))
+    arms: tuple[Placement, ...] = tuple(p for p in desk.placements(unit_of(conversation)) if not p.stopped)
     defaults = desk.defaults()
     prompt = next((arm.prompt for arm in arms if arm.prompt), defaults.get("prompt"))
     model = next((arm.model for arm in arms if arm.model), defaults.get("model"))
@@ -100,3 +100,10 @@ def shown(offer_card: dict[str, Any] | None) -> dict[str, Any] | None:
     if offer_card is None:
         return None
     return {key: value for key, value in offer_card.items() if key != "text"}
+
+
+def record_variant(session: Session, *, desk: Desk, conversation: Conversation, now: datetime) -> None:
+    """An LLM turn worded with an experiment's prompt variant or model: the unit is in that experiment."""
+    for placement in desk.placements(unit_of(conversation)):
+        if not placement.offers_arm and not placement.stopped and (placement.prompt or placement.model):
+            exposures.enter(session, unit=unit_of(conversation), placement=placement, now=now)

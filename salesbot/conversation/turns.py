@@ -313,6 +313,8 @@ class Conversations:
             if handoff and conversation.status == "open":
                 conversation.status, conversation.handoff_reason = "awaiting_human", handoff
             details = answers.details_of(decision, context, turning.problems)
+            if turning.brain == "llm" and self._desk is not None:  # prompt and model arms reach the visitor now
+                offering.record_variant(uow.session, desk=self._desk, conversation=conversation, now=now)
             if turning.offering is not None and conversation.status == "open" and not handoff:
                 offering.record(uow.session, conversation=conversation, offering=turning.offering, now=now)
                 details["offer"] = offering.shown(turning.offering.card)

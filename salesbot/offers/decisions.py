@@ -34,6 +34,7 @@ class Placement:
     model: str | None
     offers_arm: bool  # the experiment tests offers: its units are exposed when an offer would be shown
     unit_id: str  # the visitor or customer id the arm was drawn for
+    stopped: bool = False  # a guardrail stopped this arm: its units get nothing from it, its offer included
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,13 @@ class Desk:
                 continue
             arms = [Arm(a["name"], float(a["weight"])) for a in experiment.arms]
             name = assign(seed=experiment.seed, unit_id=unit_id, arms=arms, traffic=experiment.traffic)
-            if name is None or name in (experiment.stopped_arms or []):  # a breaker stopped the arm: out of it
+            if name is None:
                 continue
             arm = next(a for a in experiment.arms if a["name"] == name)
             found.append(
                 Placement(experiment.id, name, arm.get("offer_id"), arm.get("prompt"), arm.get("model"),
-                          any(a.get("offer_id") for a in experiment.arms), unit_id)
+                          any(a.get("offer_id") for a in experiment.arms), unit_id,
+                          stopped=name in (experiment.stopped_arms or []))
             )  # fmt: skip
         return tuple(found)
 
@@ -115,7 +117,9 @@ class Desk:
         only another stackable offer outside any offer experiment (`exclude`: those already shown)."""
         now = now or datetime.now(UTC)
         offers, _ = self._current()
-        placements = self.placements(unit)
+        everything = self.placements(unit)
+        placements = tuple(p for p in everything if not p.stopped)
+        harmful = {p.offer_id for p in everything if p.stopped and p.offer_id}  # a breaker stopped these for them
         testing = [p for p in placements if p.offers_arm]
         if testing and more:
             return None  # an experiment's unit sees its arm's one offer, nothing stacked on it
@@ -123,7 +127,7 @@ class Desk:
             wanted = {p.offer_id for p in testing if p.offer_id}
             candidates = [o for o in offers if o.id in wanted]
         else:
-            candidates = [o for o in offers if o.id not in exclude and (o.stackable or not more)]
+            candidates = [o for o in offers if o.id not in exclude | harmful and (o.stackable or not more)]
         allowed = [
             o for o in candidates if _live(o, now) and (o.eligibility is None or conditions.holds(o.eligibility, facts))
         ]

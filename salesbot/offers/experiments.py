@@ -199,6 +199,8 @@ def _arm_problems(uow: UnitOfWork, arms: Any, prompts: tuple[str, ...]) -> dict[
         problems["arms"] = "arm names must differ"
     with uow:
         offers = set(uow.session.scalars(select(Offer.id).where(Offer.deleted_at.is_(None))))
+    if any(arm.get("offer_id") for arm in arms[1:]) and arms[0].get("offer_id"):
+        problems["arms.0.offer_id"] = "the first arm is the control: it shows no offer, so its effect can be measured"
     for n, arm in enumerate(arms):
         weight = arm.get("weight")
         if not (isinstance(weight, int | float) and math.isfinite(weight) and weight > 0):

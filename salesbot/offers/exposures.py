@@ -3,7 +3,7 @@ rated, bought), kept per unit as it happens so that results are one grouped read
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -66,19 +66,28 @@ def rated(session: Session, *, unit: Unit, csat: int) -> None:
                         .execution_options(synchronize_session=False))  # fmt: skip
 
 
-def bought(session: Session, *, customer_id: str, value: float, at: datetime) -> None:
-    """A purchase after the customer's first exposure counts for the arms they are in."""
-    running = select(Experiment.id).where(Experiment.status == "running")
-    session.execute(
-        update(ExperimentUnit)
-        .where(
-            or_(ExperimentUnit.customer_id == customer_id, ExperimentUnit.unit_id == customer_id),
-            ExperimentUnit.first_exposed_at <= at,
-            ExperimentUnit.experiment_id.in_(running),
+def bought(session: Session, *, customer_id: str | None, visitor_id: str | None, value: float, at: datetime) -> None:
+    """A purchase counts for the running experiments its buyer is in when it falls within the experiment's
+    window: after the first exposure and at most `primary_metric.days` after it."""
+    for experiment_id, metric in session.execute(
+        select(Experiment.id, Experiment.primary_metric).where(Experiment.status == "running")
+    ).all():
+        days = int((metric or {}).get("days") or 30)
+        buyer = [ExperimentUnit.customer_id == customer_id] if customer_id else []
+        buyer += [ExperimentUnit.unit_id == visitor_id] if visitor_id else []
+        if not buyer:
+            return
+        session.execute(
+            update(ExperimentUnit)
+            .where(
+                ExperimentUnit.experiment_id == experiment_id,
+                or_(*buyer),
+                ExperimentUnit.first_exposed_at <= at,
+                ExperimentUnit.first_exposed_at >= at - timedelta(days=days),
+            )
+            .values(purchases=ExperimentUnit.purchases + 1, revenue=ExperimentUnit.revenue + value)
+            .execution_options(synchronize_session=False)
         )
-        .values(purchases=ExperimentUnit.purchases + 1, revenue=ExperimentUnit.revenue + value)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _any(session: Session) -> bool:

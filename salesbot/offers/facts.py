@@ -23,7 +23,7 @@ def gather(
         "lead": _lead(fields) | {"status": status, "score": score},
         "customer": {"first_purchase": done.purchases == 0, "purchases": done.purchases},
         "behaviour": {
-            "cart_value": max(done.cart_value, _number(page.get("cart_value"))),
+            "cart_value": done.cart_value,  # from add_to_cart events; never from the page, which browsers set
             "viewed_categories": _viewed(session, conversation, page),
             "days_since_last_purchase": None,
         },
@@ -59,10 +59,6 @@ def _viewed(session: Session, conversation: Conversation, page: dict) -> list[st
     if items:
         viewed += [c for c in session.scalars(select(Item.category).where(Item.item_id.in_(items))) if c]
     return sorted(set(viewed))
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _aware(moment: datetime, now: datetime) -> datetime:

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Item
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def follow(*, uow: UnitOfWork, events: list[Any], now: datetime) -> None:
-    """Count the batch's purchases for offers and experiments; a purchase already counted is skipped."""
+    """Count the batch's purchases for offers (a redemption, idempotent by the event id) and experiments (once per
+    event id, in the same transaction as the count)."""
     bought = [e for e in events if _purchase(e)]
     if not bought:
         return
@@ -29,31 +30,33 @@ def follow(*, uow: UnitOfWork, events: list[Any], now: datetime) -> None:
     for event in bought:
         if not (experimenting or event.get("offer_id") or event.get("code")):
             continue
-        if not _first_time(uow, event["event_id"]):
-            continue
         value = _order_value(uow, event)
         if event.get("offer_id") or event.get("code"):
             _redeem(uow, event, value)
-        if experimenting and event.get("customer_id"):
-            with uow:
-                moment = event["occurred_at"] if isinstance(event.get("occurred_at"), datetime) else now
-                moment = moment if moment.tzinfo else now
-                exposures.bought(uow.session, customer_id=event["customer_id"], value=value, at=moment)
-                uow.commit()
+        if experimenting:
+            _count(uow, event, value, now)
+
+
+def _count(uow: UnitOfWork, event: dict, value: float, now: datetime) -> None:
+    moment = event["occurred_at"] if isinstance(event.get("occurred_at"), datetime) else now
+    moment = moment if moment.tzinfo else now
+    with uow:
+        uow.session.add(CountedPurchase(event_id=event["event_id"]))
+        try:
+            uow.session.flush()
+        except IntegrityError:  # counted before (the event was sent again)
+            return
+        exposures.bought(uow.session, customer_id=_id(event, "customer_id"), visitor_id=_id(event, "visitor_id"),
+                         value=value, at=moment)  # fmt: skip
+        uow.commit()
+
+
+def _id(event: dict, name: str) -> str | None:
+    return event[name] if isinstance(event.get(name), str) and event[name] else None
 
 
 def _purchase(event: Any) -> bool:
     return isinstance(event, dict) and event.get("type") == "purchase" and isinstance(event.get("event_id"), str)
-
-
-def _first_time(uow: UnitOfWork, event_id: str) -> bool:
-    with uow:
-        uow.session.add(CountedPurchase(event_id=event_id))
-        try:
-            uow.commit()
-        except IntegrityError:
-            return False
-    return True
 
 
 def _order_value(uow: UnitOfWork, event: dict) -> float:
@@ -80,5 +83,8 @@ def _by_code(uow: UnitOfWork, code: Any) -> str | None:
     if not isinstance(code, str) or not code:
         return None
     with uow:
-        shared = uow.session.scalar(select(Offer.id).where(Offer.code == code, Offer.deleted_at.is_(None)))
-        return shared or uow.session.scalar(select(OfferCode.offer_id).where(OfferCode.code == code))
+        shared = uow.session.scalars(
+            select(Offer.id).where(func.upper(Offer.code) == code.upper(), Offer.deleted_at.is_(None))
+            .order_by(Offer.priority.desc(), Offer.created_at.desc())
+        ).first()  # fmt: skip
+        return shared or uow.session.scalar(select(OfferCode.offer_id).where(OfferCode.code == code.upper()))

@@ -11,14 +11,14 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from models.offers import CustomerClaims, ExperimentUnit, Offer, OfferCode, Redemption
+from models.offers import CustomerClaims, Experiment, ExperimentUnit, Offer, OfferCode, Redemption
 from salesbot.database import UnitOfWork
-from salesbot.errors import Conflict, InvalidInput, NotFound
+from salesbot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from salesbot.webhooks import outbox
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -76,7 +76,24 @@ def redeem(
         return earlier, False
     if offer is None or offer.deleted_at is not None:
         raise NotFound(f"no offer {offer_id!r}")
+    if order_value is None and offer.kind == "percent" and offer.max_discount_total is not None:
+        raise InvalidInput.for_field("order_value", "this offer has a discount budget: send the order's value")
     discount = _discount(offer, order_value)
+    try:
+        return _record(uow, offer, redemption_id, unit, code, order_value, discount, now)
+    except (Conflict, PermissionDenied):
+        with uow:  # the same redemption id sent at the same moment won the claim first: answer it
+            stored = uow.session.get(Redemption, redemption_id)
+        if stored is not None and stored.offer_id == offer_id:
+            return stored, False
+        raise
+
+
+def _record(
+    uow: UnitOfWork, offer: Offer, redemption_id: str, unit: str, code: str | None, order_value: float | None,
+    discount: float, now: datetime,
+) -> tuple[Redemption, bool]:  # fmt: skip
+    offer_id = offer.id
     with uow:
         _claim(uow, offer, discount, now)  # first write: it takes SQLite's write lock before anything is read
         _use_code(uow, offer, code, unit, now)
@@ -86,15 +103,19 @@ def redeem(
             id=redemption_id, offer_id=offer_id, unit_key=unit, code=code, order_value=order_value, discount=discount
         )
         uow.session.add(redemption)
-        _count_in_experiments(uow, unit, discount)
-        outbox.emit(uow.session, "offer.redeemed", describe(redemption), now=now)
         try:
+            uow.session.flush()
+            _count_in_experiments(uow, unit, discount)
+            outbox.emit(uow.session, "offer.redeemed", describe(redemption), now=now)
             uow.commit()
+            return redemption, True
         except IntegrityError:  # the same redemption id, sent twice at once: the other one counted
             uow.session.rollback()
-            with uow:
-                return uow.session.get(Redemption, redemption_id), False  # type: ignore[return-value]
-    return redemption, True
+    with uow:
+        stored = uow.session.get(Redemption, redemption_id)
+    if stored is None:
+        raise Conflict(f"redemption {redemption_id} could not be recorded; send it again")
+    return stored, False
 
 
 def describe(redemption: Redemption) -> dict[str, Any]:
@@ -134,7 +155,8 @@ def _claim(uow: UnitOfWork, offer: Offer, discount: float, now: datetime) -> Non
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
-        raise Conflict(_why_not(offer, discount, now))
+        fresh = uow.session.get(Offer, offer.id, populate_existing=True)
+        raise Conflict(_why_not(fresh or offer, discount, now))
 
 
 def _why_not(offer: Offer, discount: float, now: datetime) -> str:
@@ -142,6 +164,8 @@ def _why_not(offer: Offer, discount: float, now: datetime) -> str:
         return f"offer {offer.id} starts at {offer.starts_at.isoformat()}"
     if offer.ends_at and offer.ends_at <= now:
         return f"offer {offer.id} expired at {offer.ends_at.isoformat()}"
+    if offer.max_redemptions is not None and offer.redeemed >= offer.max_redemptions:
+        return f"offer {offer.id} is fully redeemed (max_redemptions {offer.max_redemptions})"
     if offer.max_discount_total is not None and discount > 0:
         return f"offer {offer.id} has no discount budget left (max_discount_total {offer.max_discount_total})"
     return f"offer {offer.id} is fully redeemed (max_redemptions {offer.max_redemptions})"
@@ -151,9 +175,15 @@ def _use_code(uow: UnitOfWork, offer: Offer, code: str | None, unit: str, now: d
     if offer.unique_codes:
         if not code:
             raise InvalidInput.for_field("code", "this offer's codes are single-use; send the code the visitor got")
+        code = code.strip().upper()
         used = uow.session.execute(
             update(OfferCode)
-            .where(OfferCode.code == code, OfferCode.offer_id == offer.id, OfferCode.used_at.is_(None))
+            .where(
+                OfferCode.code == code,
+                OfferCode.offer_id == offer.id,
+                OfferCode.used_at.is_(None),
+                OfferCode.unit_key == unit,
+            )
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -163,6 +193,9 @@ def _use_code(uow: UnitOfWork, offer: Offer, code: str | None, unit: str, now: d
             )
             if known is not None:
                 raise Conflict(f"code {code} was already used")
+            mine = select(OfferCode.unit_key).where(OfferCode.code == code, OfferCode.offer_id == offer.id)
+            if uow.session.scalar(mine) not in (None, unit):
+                raise PermissionDenied(f"code {code} was made for someone else; single-use codes are personal")
             raise InvalidInput.for_field("code", f"{code!r} is not a code of offer {offer.id}")
     elif offer.code is not None and code is not None and code.strip().upper() != offer.code.upper():
         raise InvalidInput.for_field("code", f"{code!r} is not this offer's code")
@@ -186,9 +219,11 @@ def _count_in_experiments(uow: UnitOfWork, unit: str, discount: float) -> None:
     if discount <= 0:
         return
     unit_id = unit[2:]
+    mine = ExperimentUnit.customer_id == unit_id if unit.startswith("c:") else ExperimentUnit.unit_id == unit_id
+    running = select(Experiment.id).where(Experiment.status == "running")
     uow.session.execute(
         update(ExperimentUnit)
-        .where(or_(ExperimentUnit.unit_id == unit_id, and_(ExperimentUnit.customer_id == unit_id)))
+        .where(mine, ExperimentUnit.experiment_id.in_(running))
         .values(discount=ExperimentUnit.discount + discount)
         .execution_options(synchronize_session=False)
     )

@@ -41,6 +41,17 @@ def results(*, uow: UnitOfWork, experiment_id: str) -> dict[str, Any]:
     }
 
 
+def guard_all(*, uow: UnitOfWork) -> list[str]:
+    """Run the guardrail breaker of every running experiment with guardrails; answers the arms it stopped."""
+    with uow:
+        running = uow.session.scalars(select(Experiment.id).where(Experiment.status == "running")).all()
+    stopped = []
+    for experiment_id in running:
+        found = results(uow=uow, experiment_id=experiment_id)
+        stopped += [f"{experiment_id}:{arm}" for arm in found["stopped_arms"]]
+    return stopped
+
+
 def _per_arm(uow: UnitOfWork, experiment: Experiment) -> dict[str, Any]:
     unit = ExperimentUnit
     with uow:

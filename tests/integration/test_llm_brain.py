@@ -254,3 +254,9 @@ def test_the_llm_words_the_servers_offer_and_is_corrected_when_it_changes_the_fi
         assert sent["model"] == "model-a"
     else:
         assert "at most two short sentences" in sent["messages"][0]["content"]
+    from salesbot.offers import results
+
+    llm.script = [GOOD]
+    say(chat, cid, "we need 40 tablets")  # a turn the LLM words itself
+    measured = {a["name"]: a["units"] for a in results.results(uow=shop.uow(), experiment_id=running.id)["arms"]}
+    assert measured[arm] == 1  # a prompt or model arm counts its units from their first LLM turn

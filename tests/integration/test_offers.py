@@ -272,3 +272,48 @@ def test_stackable_offers_add_up_on_price_talk_others_stay_one_per_conversation(
     assert [o["offer_id"] if o else None for o in shown] == [first["id"], second["id"], None, None]
     for n in range(4):  # long after the offer left the last turns, none is shown again
         assert say(chat, cid, f"blue {n}")["reply"]["offer"] is None
+
+
+def test_a_breached_guardrail_stops_the_arm_and_its_offer_for_its_units(chat, marketer, shop):
+    made = offer(marketer)
+    arms = [{"name": "control", "weight": 0.0001}, {"name": "deal", "weight": 1, "offer_id": made["id"]}]
+    guard = [{"metric": "handoff_rate", "limit": 0.5, "min_units": 1}]
+    eid = marketer.post("/v1/experiments", json={"name": "Risky", "arms": arms, "guardrails": guard}).json["id"]
+    marketer.post(f"/v1/experiments/{eid}/start")
+    cid = start(chat, visitor_id="harmed")["conversation_id"]
+    assert say(chat, cid, "any discount?")["reply"]["offer"]["offer_id"] == made["id"]
+    say(chat, cid, "I want to talk to a human")  # handed off: the arm's hand-off rate is 100%
+    found = marketer.get(f"/v1/experiments/{eid}/results").json
+    assert found["stopped_arms"] == ["deal"]
+    again = start(chat, visitor_id="harmed")["conversation_id"]
+    assert say(chat, again, "any discount?")["reply"]["offer"] is None  # not even from the general pool
+
+
+def test_single_use_codes_are_personal_and_a_retried_redemption_never_fails(chat, marketer, shop):
+    made = offer(marketer, code=None, codes="unique", max_discount_total=1000)
+    cid = start(chat, visitor_id="owner")["conversation_id"]
+    code = say(chat, cid, "any discount?")["reply"]["offer"]["code"]
+    server = keyed_client(shop)
+    url = f"/v1/offers/{made['id']}/redemptions"
+    stolen = server.post(url, json={"redemption_id": "x", "customer_id": "stranger", "code": code, "order_value": 9})
+    assert stolen.status_code == 403
+    no_value = server.post(url, json={"redemption_id": "y", "visitor_id": "owner", "code": code})
+    assert no_value.status_code == 422
+    assert "order_value" in no_value.json["errors"]
+
+    def send(_):  # the same redemption, sent eight times at once
+        body = {"redemption_id": "z", "visitor_id": "owner", "code": code.lower(), "order_value": 50}
+        return keyed_client(shop).post(url, json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(send, range(8)))
+    assert sorted(codes) == [200] * 7 + [201]
+    assert marketer.get(f"/v1/offers/{made['id']}").json["redeemed"] == 1
+
+
+def test_the_control_arm_shows_no_offer(marketer):
+    made = offer(marketer)
+    arms = [{"name": "a", "weight": 1, "offer_id": made["id"]}, {"name": "b", "weight": 1, "offer_id": made["id"]}]
+    response = marketer.post("/v1/experiments", json={"name": "x", "arms": arms})
+    assert response.status_code == 422
+    assert "arms.0.offer_id" in response.json["errors"]
