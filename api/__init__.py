@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import swagger_ui_bundle
@@ -18,6 +19,8 @@ from api import (
     errors,
     experiments,
     health,
+    inbox,
+    leads,
     offers,
     recommender,
     requests,
@@ -41,6 +44,8 @@ BLUEPRINTS = (
     webhooks.sent,
     offers.blp,
     experiments.blp,
+    inbox.blp,
+    leads.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 
@@ -72,6 +77,11 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
 
 def _flask_config(settings: Settings) -> dict[str, Any]:
     return {
+        # The rep console's session cookie: signed, HTTP-only, same-site; a per-process secret when none is set.
+        "SECRET_KEY": settings.session_secret or secrets.token_hex(32),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "SESSION_COOKIE_NAME": "salesbot_session",
         "MAX_CONTENT_LENGTH": settings.max_body_bytes,
         "API_TITLE": "salesbot",
         "API_VERSION": salesbot.__version__,

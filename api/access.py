@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from flask import Flask, Response, after_this_request, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, request, session
 from flask_cors import CORS
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
@@ -31,7 +32,9 @@ LIMITER_RETRY_AFTER = "X-Salesbot-Limiter-Retry-After"
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key from `salesbot keys create`"}
 CUSTOMER_HASH = identity.HEADER
 CONVERSATION_TOKEN = "X-Conversation-Token"
-KEY_BUDGET_IN_VIEW = "salesbot_key_budget_in_view"  # marks views that spend the key's budget themselves
+KEY_BUDGET_IN_VIEW = "salesbot_key_budget_in_view"
+SESSION_KEY, CSRF_KEY, CSRF_HEADER = "key_id", "csrf", "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # marks views that spend the key's budget themselves
 
 
 def bearer_token() -> str | None:
@@ -62,13 +65,33 @@ def requires(*roles: Role) -> Callable[[View], View]:
 def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
     token = bearer_token()
     if token is None:
-        raise Unauthenticated("send your API key as `Authorization: Bearer <key>`")
-    holder = keys.authenticate(uow=uow(), secret=token)
+        holder = signed_in()  # the console's session cookie
+        if holder is None:
+            raise Unauthenticated("send your API key as `Authorization: Bearer <key>`")
+    else:
+        holder = keys.authenticate(uow=uow(), secret=token)
     origin = request.headers.get("Origin")
     if holder.role is Role.SITE and origin and origin not in salesbot().settings.cors_origins:
         raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
     if not may(holder.role, allowed):
         raise PermissionDenied(f"a {holder.role.value} key may not do this")
+    return holder
+
+
+def signed_in() -> keys.KeyHolder | None:
+    """The key a console session signed in with (`console.sign_in`), still valid; state-changing requests must
+    echo the session's CSRF token in `X-CSRF-Token`, so another site cannot act with the cookie."""
+    key_id = session.get(SESSION_KEY)
+    if not key_id:
+        return None
+    holder = keys.holder(uow=uow(), key_id=key_id)
+    if holder is None:
+        session.clear()
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, session.get(CSRF_KEY, "")):
+            raise PermissionDenied(f"send the page's CSRF token in {CSRF_HEADER}")
     return holder
 
 

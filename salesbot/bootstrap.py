@@ -17,6 +17,8 @@ from salesbot.conversation.llm import LLMBrain
 from salesbot.conversation.products import Aisles
 from salesbot.conversation.turns import Conversations
 from salesbot.database import UnitOfWork, make_engine, make_session_factory
+from salesbot.inbox import notices
+from salesbot.inbox.notices import Notices
 from salesbot.offers.decisions import Desk
 from salesbot.recommender.serving import Recommender
 from salesbot.webhooks import urls
@@ -32,6 +34,7 @@ class Salesbot:
     recommender: Recommender
     conversations: Conversations
     desk: Desk  # decides offers and experiment arms; refreshed when marketers change them
+    notices: Notices  # wakes live streams across processes (PostgreSQL LISTEN/NOTIFY, Redis pub/sub or polling)
     embedder: Embedder | None  # what finds FAQ answers and products by meaning; None: words only
     tasks: list[threading.Thread] = field(default_factory=list)  # background work started for requests
 
@@ -62,6 +65,7 @@ class Salesbot:
         for task in self.tasks:
             task.join(timeout=60)
         self.recommender.close()
+        self.notices.close()
         self.engine.dispose()
 
 
@@ -76,6 +80,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         uow, embedder=embedder, min_similarity=settings.faq_min_similarity, check_every=settings.model_check_seconds
     )
     desk = Desk(uow, check_every=min(settings.model_check_seconds, 3.0))
+    bell = notices.for_settings(settings, engine)
     conversations = Conversations(
         settings=settings,
         uow=uow,
@@ -84,6 +89,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         aisles=Aisles(uow, embedder=embedder),
         llm=LLMBrain.configured(settings),
         desk=desk,
+        notices=bell,
     )
     return Salesbot(
         settings=settings,
@@ -92,6 +98,7 @@ def bootstrap(settings: Settings | None = None) -> Salesbot:
         recommender=recommender,
         conversations=conversations,
         desk=desk,
+        notices=bell,
         embedder=embedder,
     )
 

@@ -168,6 +168,11 @@ class Settings:
         metadata={"help": "How streams hear of new messages across processes: `auto` (PostgreSQL LISTEN/NOTIFY, "
                   "else Redis pub/sub when SALESBOT_REDIS_URL is set, else polling), `postgres`, `redis`, `poll`"},
     )  # fmt: skip
+    session_secret: str | None = field(
+        default=None,
+        metadata={"help": "Signs the rep console's session cookies; `salesbot serve` makes one per start when unset "
+                  "(all its workers share it; a restart signs reps out)"},
+    )  # fmt: skip
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 

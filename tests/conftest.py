@@ -26,6 +26,7 @@ from salesbot.access import keys
 from salesbot.access.roles import Role
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
+from salesbot.inbox import reps
 from tests.llm_server import ScriptedLLM
 
 POSTGRES_URL = os.environ.get("SALESBOT_TEST_POSTGRES_URL")
@@ -114,7 +115,9 @@ def runner(settings) -> CliRunner:
 @pytest.fixture
 def api_keys(services) -> dict[Role, str]:
     """A working key for every role."""
-    return {role: keys.create(uow=services.uow(), role=role.value, name=f"test {role}")[1] for role in Role}
+    made = {role: keys.create(uow=services.uow(), role=role.value, name=f"test {role}")[1] for role in Role}
+    made[Role.REP] = reps.create(uow=services.uow(), name="Test Rep", email="rep@shop.example")[1]  # a rep's own key
+    return made
 
 
 @pytest.fixture

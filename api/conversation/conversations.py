@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.access import act_for, conversation_visitor, limited_per, requires
+from api.inbox import last_seen, stream
 from api.wiring import salesbot
 from salesbot.access.roles import Role
 
@@ -55,6 +56,11 @@ class ProductOut(Schema):
     category = fields.Str(allow_none=True)
 
 
+class QueueOut(Schema):
+    position = fields.Int(required=True, metadata={"description": "1: next to be taken"})
+    wait_seconds = fields.Int(required=True, metadata={"description": "An estimate from recent hand-offs"})
+
+
 class ReplyOut(Schema):
     text = fields.Str(required=True)
     asks = fields.Str(allow_none=True, metadata={"description": "The field the bot just asked for"})
@@ -76,10 +82,33 @@ class LeadOut(Schema):
 
 class TurnOut(Schema):
     conversation_id = fields.Str(required=True)
-    reply = fields.Nested(ReplyOut, required=True)
+    reply = fields.Nested(
+        ReplyOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null while a person has the conversation: they answer"},
+    )
     lead = fields.Nested(LeadOut, required=True)
-    conversation_status = fields.Str(required=True, metadata={"description": "open, awaiting_human or closed"})
+    conversation_status = fields.Str(
+        required=True, metadata={"description": "open, awaiting_human, live (a person) or closed"}
+    )
     handoff_reason = fields.Str(allow_none=True)
+    queue = fields.Nested(QueueOut, allow_none=True, metadata={"description": "While waiting for a person"})
+
+
+class StreamLineOut(Schema):
+    seq = fields.Int(required=True, metadata={"description": "1, 2, 3... in this conversation"})
+    author = fields.Str(required=True, metadata={"description": "visitor, bot, rep or system"})
+    text = fields.Str(required=True)
+    at = fields.Str(allow_none=True)
+    items = fields.List(fields.Dict())
+    offer = fields.Dict(allow_none=True)
+    quick_replies = fields.List(fields.Str())
+    rep = fields.Dict(allow_none=True, metadata={"description": "The rep who wrote or joined: rep_id, name"})
+
+
+class AfterIn(Schema):
+    after = fields.Int(load_default=0, validate=validate.Range(min=0), metadata={"description": "The last seq seen"})
 
 
 class StartOut(TurnOut):
@@ -146,6 +175,32 @@ class Messages(MethodView):
     def post(self, body, conversation_id):
         """The visitor says something; the bot replies, and the lead is updated and scored"""
         return salesbot().conversations.say(conversation_id, body["text"])
+
+    @requires(Role.SITE, Role.SERVER, Role.REP)
+    @conversation_visitor
+    @blp.arguments(AfterIn, location="query")
+    @blp.response(200, StreamLineOut(many=True))
+    def get(self, query, conversation_id):
+        """The lines after `after` (a seq), oldest first: the polling fallback of the stream"""
+        return salesbot().conversations.lines_after(conversation_id, query["after"])
+
+
+@blp.route("/<conversation_id>/stream")
+class Stream(MethodView):
+    @requires(Role.SITE, Role.SERVER, Role.REP)
+    @conversation_visitor
+    @blp.response(200, description="text/event-stream: a `message` event per line (id = its seq)")
+    def get(self, conversation_id):
+        """Server-Sent Events: every line of the conversation after `Last-Event-ID` (or `?after=`), then each new
+        one as it is written (the bot's, a rep's, the visitor's); reconnect freely, nothing is lost or repeated"""
+        services = salesbot()
+        conversations = services.conversations
+        conversations.lines_after(conversation_id, 0, limit=1)  # 404 now, not inside the stream
+
+        def read_after(after: int) -> list[tuple[int, str, dict]]:
+            return [(line["seq"], "message", line) for line in conversations.lines_after(conversation_id, after)]
+
+        return stream(services, read_after, channels=(f"conversation:{conversation_id}",), after=last_seen())
 
 
 @blp.route("/<conversation_id>/csat")

@@ -108,3 +108,13 @@ def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -
             uow.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
             uow.commit()
         return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role), identity_secret=key.identity_secret)
+
+
+def holder(*, uow: UnitOfWork, key_id: str) -> KeyHolder | None:
+    """The holder of a key a console session signed in with; None once the key is revoked or gone."""
+    columns = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.revoked_at, ApiKey.identity_secret)
+    with uow:
+        key = uow.session.execute(select(*columns).where(ApiKey.id == key_id)).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role), identity_secret=key.identity_secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -318,6 +319,9 @@ def models_activate(ctx: click.Context, model_id: str) -> None:
     click.echo(f"{versions.activate(uow=services(ctx).uow(), version_id=model_id).id} is now active")
 
 
+STREAM_THREADS = 512
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -328,9 +332,15 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     Settings.from_env()  # fail here, with a clear message, on a bad setting
     click.echo(f"salesbot on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+    # Live streams hold a connection each: threaded workers keep serving the API beside them (bench/live_workers.py:
+    # with 500 idle streams on 2 workers, 512 threads kept /healthz at 0.89-1.18x of its rate alone; 64 threads
+    # starved it; gevent also held but would block on the in-process model and embedding work).
+    argv += ["--worker-class", "gthread", "--threads", str(STREAM_THREADS)]
     # gunicorn's own limit answers long URLs with an HTML page; the app refuses them as problem+json instead.
     argv += ["--limit-request-line", "0"]
     argv += ["--reload"] if reload else []
+    # Every worker must sign the console's session cookies alike: one secret per start unless the operator set one.
+    os.environ.setdefault("SALESBOT_SESSION_SECRET", secrets.token_hex(32))
     os.execv(sys.executable, [*argv, "api:create_app()"])
 
 

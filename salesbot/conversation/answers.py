@@ -71,3 +71,21 @@ def turn_of(conversation: Conversation, lead: Lead, schema: Schema, reply: str, 
         "conversation_status": conversation.status,
         "handoff_reason": conversation.handoff_reason,
     }
+
+
+def silent(conversation: Conversation, lead: Lead, schema: Schema, *, place: Any) -> dict[str, Any]:
+    """The answer to a visitor's message while a person has the conversation: no reply from the bot."""
+    return {
+        "conversation_id": conversation.id,
+        "reply": None,
+        "lead": lead_of(lead, schema),
+        "conversation_status": conversation.status,
+        "handoff_reason": conversation.handoff_reason,
+    } | queue_of(place)
+
+
+def queue_of(place: Any) -> dict[str, Any]:
+    """Where a waiting visitor stands in the queue (position 1 is next), when they wait."""
+    if place is None:
+        return {"queue": None}
+    return {"queue": {"position": place.position, "wait_seconds": place.wait_seconds}}

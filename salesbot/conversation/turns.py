@@ -22,13 +22,15 @@ from sqlalchemy import select
 from models import Conversation, Lead, Message
 from models.base import utcnow
 from salesbot.config import Settings
-from salesbot.conversation import answers, guard, intents, locales, money, offering, products, settling
+from salesbot.conversation import answers, guard, intents, lines, locales, money, offering, products, settling
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library, Passage
 from salesbot.conversation.llm import INSTRUCTIONS
 from salesbot.conversation.rules import RulesBrain
 from salesbot.database import UnitOfWork
 from salesbot.errors import Conflict, InvalidInput, NotFound
+from salesbot.inbox import handoffs
+from salesbot.inbox.notices import Notices
 from salesbot.leads import crm, progress, qualification
 from salesbot.leads.qualification import Schema
 from salesbot.offers import exposures
@@ -41,6 +43,10 @@ GREETING = "Hi! I'm the store's assistant. I can answer questions and find produ
 HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see everything we talked about."
 HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
 HANDOFF_HOT = "A colleague will get in touch with you shortly."
+NOBODY_THERE = (
+    "Our team isn't available right now. Leave your e-mail or phone number and a short message, and a colleague "
+    "will get back to you."
+)
 STORE_ITEMS = 3  # popular items named when the visitor asks what the store sells
 
 
@@ -70,9 +76,10 @@ class Conversations:
         aisles: products.Aisles,
         llm: Brain | None,
         desk: Desk | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self.settings, self._uow, self._recommender, self.library = settings, uow, recommender, library
-        self._aisles, self._desk = aisles, desk
+        self._aisles, self._desk, self._notices = aisles, desk, notices
         self._rules, self._llm = RulesBrain(), llm
         self._schemas: dict[int, Schema] = {}
 
@@ -103,7 +110,7 @@ class Conversations:
         with self._uow() as uow:
             uow.session.add_all([conversation, lead])
             uow.session.flush()
-            uow.session.add(Message(conversation_id=conversation.id, author="bot", text=greeting, details=details))
+            lines.append(uow.session, conversation, author="bot", text=greeting, details=details)
             uow.commit()
             return answers.turn_of(conversation, lead, schema, greeting, details) | {"conversation_token": token}
 
@@ -119,8 +126,38 @@ class Conversations:
         """One turn: the visitor's message in, the bot's reply and the lead as it now stands out."""
         started = time.perf_counter()
         text = guard.clean_message(text, longest=self.settings.message_max_chars)
+        with self._uow() as uow:
+            state = uow.session.scalar(select(Conversation.handoff_state).where(Conversation.id == conversation_id))
+        if state in handoffs.WITH_A_PERSON:
+            return self._to_person(conversation_id, text)
         turning = self._think(conversation_id, text)
-        return self._write(turning, text, latency_ms=(time.perf_counter() - started) * 1000)
+        answer = self._write(turning, text, latency_ms=(time.perf_counter() - started) * 1000)
+        self._tell(conversation_id, handed_off=turning.handoff is not None)
+        return answer
+
+    def _to_person(self, conversation_id: str, text: str) -> dict[str, Any]:
+        """While a person has the conversation the bot is silent: the visitor's line is stored and pushed to the
+        rep, and the answer says where things stand (`reply: null`)."""
+        with self._uow() as uow:
+            conversation = uow.session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation.status == "closed":
+                raise Conflict(f"conversation {conversation.id} is closed; start a new one")
+            lines.append(uow.session, conversation, author="visitor", text=text, details={})
+            conversation.updated_at = utcnow()
+            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id))
+            uow.commit()
+            answer = answers.silent(conversation, lead, self._schema(conversation.schema_version),
+                                    place=handoffs.place(uow.session, conversation, now=utcnow()))  # fmt: skip
+        self._tell(conversation_id, handed_off=False)
+        return answer
+
+    def _tell(self, conversation_id: str, *, handed_off: bool) -> None:
+        """Wake the streams of this conversation and the reps' inbox; after a hand-off, offer it to a rep now."""
+        if handed_off:
+            handoffs.route(uow=self._uow(), settings=self.settings, now=utcnow())
+        if self._notices is not None:
+            self._notices.notify(f"conversation:{conversation_id}")
+            self._notices.notify("inbox")
 
     # -- reading and deciding ---------------------------------------------------------------------------------
 
@@ -131,7 +168,8 @@ class Conversations:
         offered = self._offering(conversation, lead, context)
         context = replace(context, offer=offered.card if offered else None)
         if guard.wants_human(text):
-            decision = replace(self._rules_decision(context), reply=HANDOFF_ASKED, intent="handoff", asks=None)
+            decision = settling.settle(context, self._rules_decision(context))  # facts said with it still count
+            decision = replace(decision, reply=HANDOFF_ASKED, intent="handoff", asks=None)
             return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
         decision, brain, problems = self._decide(context, conversation)
         decision = settling.settle(context, decision)
@@ -310,27 +348,27 @@ class Conversations:
             conversation.asked, conversation.misunderstood = decision.asks, context.misunderstood
             conversation.tokens_used += decision.prompt_tokens + decision.completion_tokens
             conversation.updated_at = now
+            place = None
             if handoff and conversation.status == "open":
-                conversation.status, conversation.handoff_reason = "awaiting_human", handoff
+                conversation.handoff_reason = handoff
+                state = handoffs.hand_off(uow.session, conversation, reason=handoff, settings=self.settings, now=now)
+                if state == "message":
+                    reply = NOBODY_THERE
+                place = handoffs.place(uow.session, conversation, now=now)
             details = answers.details_of(decision, context, turning.problems)
             if turning.brain == "llm" and self._desk is not None:  # prompt and model arms reach the visitor now
                 offering.record_variant(uow.session, desk=self._desk, conversation=conversation, now=now)
             if turning.offering is not None and conversation.status == "open" and not handoff:
                 offering.record(uow.session, conversation=conversation, offering=turning.offering, now=now)
                 details["offer"] = offering.shown(turning.offering.card)
-            uow.session.add_all(
-                [
-                    Message(conversation_id=conversation.id, author="visitor", text=text, details={}),
-                    Message(conversation_id=conversation.id, author="bot", text=reply, details=details,
-                            brain=turning.brain, latency_ms=round(latency_ms, 2),
-                            prompt_tokens=decision.prompt_tokens or None,
-                            completion_tokens=decision.completion_tokens or None),
-                ]
-            )  # fmt: skip
+            lines.append(uow.session, conversation, author="visitor", text=text, details={})
+            lines.append(uow.session, conversation, author="bot", text=reply, details=details, brain=turning.brain,
+                         latency_ms=round(latency_ms, 2), prompt_tokens=decision.prompt_tokens or None,
+                         completion_tokens=decision.completion_tokens or None)  # fmt: skip
             uow.session.flush()
             crm.tell(uow.session, conversation, lead, before=before, now=now, link=self.settings.public_url)
             uow.commit()
-            return answers.turn_of(conversation, lead, context.schema, reply, details)
+            return answers.turn_of(conversation, lead, context.schema, reply, details) | answers.queue_of(place)
 
     # -- the rest of a conversation's life ------------------------------------------------------------------
 
@@ -359,6 +397,13 @@ class Conversations:
                 ],
                 "lead": answers.lead_of(lead, schema),
             }
+
+    def lines_after(self, conversation_id: str, after: int, *, limit: int = 200) -> list[dict[str, Any]]:
+        """The transcript's lines after the seq `after`, as streams send them."""
+        with self._uow() as uow:
+            if uow.session.get(Conversation, conversation_id) is None:
+                raise NotFound(f"no conversation {conversation_id!r}")
+            return [lines.shown(line) for line in lines.after(uow.session, conversation_id, after, limit=limit)]
 
     def rate(self, conversation_id: str, *, score: int, comment: str | None) -> dict[str, Any]:
         with self._uow() as uow:

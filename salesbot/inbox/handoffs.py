@@ -42,8 +42,9 @@ def hand_off(session: Session, conversation: Conversation, *, reason: str, setti
     message ("message"). Answers the new state. The caller commits, then routes."""
     if conversation.handoff_state in WITH_A_PERSON:
         return conversation.handoff_state
-    if not _anyone_there(session, settings, now):
+    if not _anyone_there(session, settings, now):  # the bot stays and takes a message; the CRM hears of it
         _change(session, conversation, "message", reason=f"nobody online: {reason}", now=now)
+        conversation.status = "awaiting_human"
         return "message"
     conversation.waiting_since = now
     _change(session, conversation, "queued", reason=reason, now=now)
@@ -196,9 +197,10 @@ def _change(
     session.add(HandoffChange(conversation_id=conversation.id, from_state=before, to_state=state, rep_id=rep_id,
                               changed_by=by, reason=(f"{reason} [team {team}]" if team else reason)[:200],
                               changed_at=now))  # fmt: skip
+    if state == "message":
+        return  # the lead's own event (lead.handoff_requested) tells the CRM; no person is involved yet
     kind = {"queued": "conversation.queued", "assigned": "conversation.assigned", "live": "conversation.live",
-            "bot": "conversation.released", "resolved": "conversation.resolved",
-            "message": "conversation.queued"}[state]  # fmt: skip
+            "bot": "conversation.released", "resolved": "conversation.resolved"}[state]  # fmt: skip
     data: dict[str, Any] = {"conversation_id": conversation.id, "from": before, "to": state, "rep_id": rep_id,
                             "reason": reason, "at": now.isoformat()}  # fmt: skip
     outbox.emit(session, kind, data, now=now)

@@ -76,5 +76,8 @@ def lead_data(session: Session, conversation: Conversation, lead: Lead, *, link:
         "transcript_summary": summary,
         "recommended_items": list(shown.values()),
         "offer_shown": offers[-1] if offers else None,  # the offer the bot showed (offer_id, code, value, ...)
+        # Who has it: "queued"/"assigned"/"live" with a rep, "message" when nobody was there and the bot took a
+        # message for a colleague to call back.
+        "handoff": {"state": conversation.handoff_state, "reason": conversation.handoff_reason},
         "links": {"conversation": f"{base}/v1/conversations/{conversation.id}"},
     }

@@ -20,6 +20,11 @@ EVENT_TYPES = (
     "conversation.closed",
     "offer.redeemed",
     "experiment.stopped",
+    "conversation.queued",
+    "conversation.assigned",
+    "conversation.live",
+    "conversation.released",
+    "conversation.resolved",
 )
 
 

@@ -76,6 +76,20 @@ ROUTES = [
     ("POST", "/v1/experiments/exp_unknown/stop", {}, {Role.MARKETER, Role.ADMIN}),
     ("GET", "/v1/experiments/exp_unknown/results", None, {Role.MARKETER, Role.ADMIN}),
     ("GET", "/v1/experiments/exp_unknown/assignments/v-1", None, {Role.MARKETER, Role.SERVER, Role.ADMIN}),
+    # A rep's own actions: an admin key belongs to no rep, so these refuse it (403) with the reason.
+    ("GET", "/v1/inbox", None, {Role.REP}),
+    ("POST", "/v1/inbox/presence", {"status": "online"}, {Role.REP}),
+    ("GET", "/v1/inbox/stream", None, {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/accept", None, {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/replies", {"text": "hi"}, {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/transfer", {"team": "b2b"}, {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/release", None, {Role.REP}),
+    ("POST", "/v1/conversations/cv_unknown/resolve", None, {Role.REP}),
+    ("GET", "/v1/conversations/cv_unknown/messages", None, {Role.SITE, Role.SERVER, Role.REP, Role.ADMIN}),
+    ("GET", "/v1/conversations/cv_unknown/stream", None, {Role.SITE, Role.SERVER, Role.REP, Role.ADMIN}),
+    ("GET", "/v1/leads", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/leads/ld_unknown", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
+    ("PATCH", "/v1/leads/ld_unknown", {"notes": "x"}, {Role.REP, Role.ADMIN}),
 ]  # fmt: skip
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 HASH, TOKEN = "X-Customer-Hash", "X-Conversation-Token"
@@ -86,6 +100,8 @@ SITE_MUST_SEND = {
     ("POST", "/v1/conversations/cv_unknown/messages"): TOKEN,
     ("POST", "/v1/conversations/cv_unknown/csat"): TOKEN,
     ("POST", "/v1/conversations/cv_unknown/close"): TOKEN,
+    ("GET", "/v1/conversations/cv_unknown/messages"): TOKEN,
+    ("GET", "/v1/conversations/cv_unknown/stream"): TOKEN,
 }
 # The same with the proof: {cid} is a conversation the site key started; the answer a site key gets with the right
 # proof, and with a wrong one (a wrong hash is refused; a wrong token finds no conversation, as an unknown id).
