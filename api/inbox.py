@@ -198,7 +198,7 @@ class Resolve(MethodView):
 def stream(services, read_after, *, channels, after: int) -> Response:  # type: ignore[no-untyped-def]
     """A Server-Sent Events response following `read_after` (see `streams.follow`)."""
     frames = streams.follow(read_after=read_after, channels=channels, notices=services.notices, after=after,
-                            max_seconds=STREAM_SECONDS)  # fmt: skip
+                            max_seconds=STREAM_SECONDS, stop=services.stopping.is_set)  # fmt: skip
     response = Response(stream_with_context(frames), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # proxies must not hold the stream back

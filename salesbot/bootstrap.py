@@ -37,6 +37,7 @@ class Salesbot:
     notices: Notices  # wakes live streams across processes (PostgreSQL LISTEN/NOTIFY, Redis pub/sub or polling)
     embedder: Embedder | None  # what finds FAQ answers and products by meaning; None: words only
     tasks: list[threading.Thread] = field(default_factory=list)  # background work started for requests
+    stopping: threading.Event = field(default_factory=threading.Event)  # set by close(): open streams end
 
     def run_in_background(self, name: str, work, *args) -> None:  # type: ignore[no-untyped-def]
         """Start `work(*args)` on its own thread; `close()` waits for it."""
@@ -62,6 +63,7 @@ class Salesbot:
         return events.Policy.of(self.settings)
 
     def close(self) -> None:
+        self.stopping.set()
         for task in self.tasks:
             task.join(timeout=60)
         self.recommender.close()
