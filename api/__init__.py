@@ -15,6 +15,7 @@ from api import (
     access,
     bodies,
     catalog,
+    console,
     conversation,
     errors,
     experiments,
@@ -46,6 +47,7 @@ BLUEPRINTS = (
     experiments.blp,
     inbox.blp,
     leads.blp,
+    console.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 
