@@ -47,7 +47,6 @@ BLUEPRINTS = (
     experiments.blp,
     inbox.blp,
     leads.blp,
-    console.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 
@@ -72,6 +71,7 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
     api.spec.options["security"] = [{"bearer": []}]
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_blueprint(console.blp)  # pages for people, outside the API document
     errors.register(app)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     return app
@@ -84,6 +84,7 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
         "SESSION_COOKIE_NAME": "salesbot_session",
+        "SESSION_COOKIE_SECURE": settings.public_url.startswith("https://"),
         "MAX_CONTENT_LENGTH": settings.max_body_bytes,
         "API_TITLE": "salesbot",
         "API_VERSION": salesbot.__version__,

@@ -82,8 +82,8 @@ def _now() -> datetime:
 
 def _changed(conversation_id: str) -> None:
     services = salesbot()
-    handoffs.route(uow=services.uow(), settings=services.settings, now=_now())
-    services.notices.notify(f"conversation:{conversation_id}")
+    services.notices.notify(f"conversation:{conversation_id}")  # the visitor first; routing may take a moment
+    handoffs.route_soon(uow=services.uow(), settings=services.settings, now=_now())
     services.notices.notify("inbox")
 
 
@@ -94,7 +94,7 @@ class Inbox(MethodView):
     def get(self):
         """The queue (oldest first, each with its hand-off packet) and my conversations"""
         rep = me()
-        handoffs.route(uow=uow(), settings=salesbot().settings, now=_now())
+        handoffs.route_soon(uow=uow(), settings=salesbot().settings, now=_now())
         return packets.inbox(uow=uow(), rep=rep, now=_now())
 
 
@@ -107,7 +107,7 @@ class Presence(MethodView):
         """Online or away; presence expires when the console goes quiet (SALESBOT_PRESENCE_SECONDS)"""
         rep = reps.set_presence(uow=uow(), rep_id=me().id, status=body["status"], now=_now())
         if rep.presence == "online":
-            handoffs.route(uow=uow(), settings=salesbot().settings, now=_now())
+            handoffs.route_soon(uow=uow(), settings=salesbot().settings, now=_now())
             salesbot().notices.notify("inbox")
         return {"rep_id": rep.id, "presence": rep.presence}
 

@@ -134,7 +134,11 @@ def as_role(api_keys):
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """salesbot served by `salesbot serve` (gunicorn), as an operator runs it, on a fresh SQLite database."""
     folder = tmp_path_factory.mktemp("live")
-    env = os.environ | {"SALESBOT_DATABASE_URL": f"sqlite:///{folder / 'salesbot.db'}", "SALESBOT_LOG_FORMAT": "json"}
+    env = os.environ | {
+        "SALESBOT_DATABASE_URL": f"sqlite:///{folder / 'salesbot.db'}",
+        "SALESBOT_LOG_FORMAT": "json",
+        "GUNICORN_CMD_ARGS": "--graceful-timeout 5",
+    }  # open streams must not hold up the stop
     subprocess.run([sys.executable, "-m", "salesbot", "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
     log = (folder / "gunicorn.log").open("w")

@@ -154,7 +154,7 @@ class Conversations:
     def _tell(self, conversation_id: str, *, handed_off: bool) -> None:
         """Wake the streams of this conversation and the reps' inbox; after a hand-off, offer it to a rep now."""
         if handed_off:
-            handoffs.route(uow=self._uow(), settings=self.settings, now=utcnow())
+            handoffs.route_soon(uow=self._uow(), settings=self.settings, now=utcnow())
         if self._notices is not None:
             self._notices.notify(f"conversation:{conversation_id}")
             self._notices.notify("inbox")

@@ -7,6 +7,7 @@ the next sequence number. The bot never speaks while the conversation is queued,
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,11 +19,12 @@ from models import Conversation, Customer, HandoffChange, Lead, Message, Rep
 from salesbot.config import Settings
 from salesbot.conversation import lines
 from salesbot.database import UnitOfWork
-from salesbot.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from salesbot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from salesbot.inbox import hours, reps, routing
 from salesbot.leads import crm
 from salesbot.webhooks import outbox
 
+log = logging.getLogger(__name__)
 WITH_A_PERSON = ("queued", "assigned", "live")
 HOLDING = ("assigned", "live")  # what counts against a rep's capacity
 OWNER_ATTRIBUTE = "owner"  # a customer attribute naming their rep (id or e-mail)
@@ -69,14 +71,22 @@ def route(*, uow: UnitOfWork, settings: Settings, now: datetime) -> list[str]:
     within `accept_seconds` (that rep is skipped next time). Answers the conversations that changed."""
     changed: list[str] = []
     with uow:
+        # One router at a time: the reps' rows are locked (PostgreSQL) before their loads are counted, so two
+        # routers never both give a rep their last free place.
+        uow.session.execute(select(Rep.id).order_by(Rep.id).with_for_update()).all()
         _expire_offers(uow.session, settings, now, changed)
+        candidates = _candidates(uow.session, settings, now)
+        if not any(c.online and c.load < c.capacity for c in candidates.values()):
+            uow.commit()
+            return changed  # nobody has room: the queue waits, at the cost of one read
         waiting = uow.session.scalars(
             select(Conversation).where(Conversation.handoff_state == "queued")
             .order_by(Conversation.waiting_since, Conversation.id).with_for_update(skip_locked=True)
         ).all()  # fmt: skip
         if waiting:
-            candidates = _candidates(uow.session, settings, now)
             for conversation in waiting:
+                if not any(c.online and c.load < c.capacity for c in candidates.values()):
+                    break
                 need = _need(uow.session, conversation)
                 skip = _timed_out(uow.session, conversation.id)
                 chosen = routing.choose(candidates=list(candidates.values()), need=need, policy=settings.routing,
@@ -92,6 +102,15 @@ def route(*, uow: UnitOfWork, settings: Settings, now: datetime) -> list[str]:
     return changed
 
 
+def route_soon(*, uow: UnitOfWork, settings: Settings, now: datetime) -> None:
+    """Route now if the database lets us at once; when it is busy (another router, SQLite's one writer), the
+    worker's round within seconds does it. Never fails the request that asked."""
+    try:
+        route(uow=uow, settings=settings, now=now)
+    except Unavailable:
+        log.info("routing deferred to the worker: the database was busy")
+
+
 def accept(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, now: datetime) -> Conversation:
     """The rep takes the conversation: offered to them, or straight from the queue when they have room."""
     with uow:
@@ -101,6 +120,8 @@ def accept(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, n
         offered_to_me = conversation.handoff_state == "assigned" and conversation.rep_id == rep.id
         if not (offered_to_me or conversation.handoff_state == "queued"):
             raise Conflict(f"conversation {conversation_id} is {conversation.handoff_state}; it cannot be accepted")
+        if not offered_to_me and load(uow.session, rep.id) >= rep.capacity:
+            raise Conflict(f"you hold {rep.capacity} conversation(s), your capacity; resolve or release one first")
         conversation.rep_id, conversation.status = rep.id, "live"
         _change(uow.session, conversation, "live", rep_id=rep.id, by=by, reason="accepted", now=now)
         lines.append(uow.session, conversation, author="system", text=f"{rep.name} joined the conversation.",

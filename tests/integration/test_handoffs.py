@@ -150,3 +150,16 @@ def test_leads_for_reps_list_filter_and_change_with_history(chat, shop):
     assert "status" in bad.json["errors"]
     assert say(chat, cid, "one more thing")["lead"]["status"] == "won"  # the bot never reopens a rep's close
     assert keys.get_all(uow=shop.uow())  # keys were made for the reps
+
+
+def test_a_full_rep_cannot_take_more_from_the_queue(chat, shop):
+    _anna, as_anna = rep_client(shop, "Anna", capacity=1)
+    online(as_anna)
+    first = start(chat, visitor_id="one")["conversation_id"]
+    second = start(chat, visitor_id="two")["conversation_id"]
+    say(chat, first, "human please")
+    say(chat, second, "human please")
+    assert as_anna.post(f"/v1/conversations/{first}/accept").status_code == 200
+    refused = as_anna.post(f"/v1/conversations/{second}/accept")
+    assert refused.status_code == 409
+    assert "capacity" in refused.json["detail"]
