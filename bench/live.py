@@ -116,7 +116,7 @@ def latency(options: argparse.Namespace) -> str:
     rows = []
     with throwaway_database(options.postgres, "latency") as url:
         rows += latency_on("PostgreSQL", "LISTEN/NOTIFY", url, options.rounds)
-    sqlite_runs = [("SQLite", "polling every 1 s", {})]
+    sqlite_runs = [("SQLite", "polling every 0.5 s", {})]
     if options.redis:
         redis = {"SALESBOT_REDIS_URL": options.redis, "SALESBOT_LIVE_UPDATES": "redis"}
         sqlite_runs.append(("SQLite + Redis", "Redis pub/sub", redis))
