@@ -71,7 +71,7 @@ fuzzed = schemathesis.openapi.from_dict(
             },
         }
     ),
-).exclude(path_regex=r"/stream$")  # live streams last minutes; tests/integration/test_streams.py reads them
+).exclude(path_regex=r"/stream$")  # live streams last minutes; tests/integration/test_live_streams.py reads them
 
 
 @pytest.fixture
