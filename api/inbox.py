@@ -76,6 +76,13 @@ def me():  # type: ignore[no-untyped-def]
     return rep
 
 
+def me_or_supervisor():  # type: ignore[no-untyped-def]
+    """The calling rep, or None for an admin key acting as a supervisor (release, transfer, resolve anyone's)."""
+    if g.key_holder.role is Role.ADMIN and reps.for_key(uow=uow(), key_id=g.key_holder.key_id) is None:
+        return None
+    return me()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -164,9 +171,11 @@ class Transfer(MethodView):
     @blp.arguments(TransferIn)
     @blp.response(200, HandoffOut)
     def post(self, body, conversation_id):
-        """Hand it to another rep (`rep_id`) or back to the queue for a team (`team`)"""
-        moved = handoffs.transfer(uow=uow(), conversation_id=conversation_id, rep=me(), to_rep=body.get("rep_id"),
-                                  team=body.get("team"), by=g.key_holder.key_id, now=_now())  # fmt: skip
+        """Hand it to another rep (`rep_id`: online, with room) or back to the queue for a team (`team`); an admin
+        key may do it for any conversation with a person"""
+        moved = handoffs.transfer(uow=uow(), conversation_id=conversation_id, rep=me_or_supervisor(),
+                                  to_rep=body.get("rep_id"), team=body.get("team"), by=g.key_holder.key_id,
+                                  now=_now(), settings=salesbot().settings)  # fmt: skip
         _changed(conversation_id)
         return moved
 
@@ -176,9 +185,9 @@ class Release(MethodView):
     @requires(Role.REP)
     @blp.response(200, HandoffOut)
     def post(self, conversation_id):
-        """Give the conversation back to the bot"""
-        back = handoffs.release(uow=uow(), conversation_id=conversation_id, rep=me(), by=g.key_holder.key_id,
-                                now=_now())  # fmt: skip
+        """Give the conversation back to the bot (an admin key may, for any conversation with a person)"""
+        back = handoffs.release(uow=uow(), conversation_id=conversation_id, rep=me_or_supervisor(),
+                                by=g.key_holder.key_id, now=_now())  # fmt: skip
         _changed(conversation_id)
         return back
 
@@ -188,9 +197,9 @@ class Resolve(MethodView):
     @requires(Role.REP)
     @blp.response(200, HandoffOut)
     def post(self, conversation_id):
-        """Done: the conversation closes"""
-        done = handoffs.resolve(uow=uow(), conversation_id=conversation_id, rep=me(), by=g.key_holder.key_id,
-                                now=_now())  # fmt: skip
+        """Done: the conversation closes (an admin key may, for any conversation with a person)"""
+        done = handoffs.resolve(uow=uow(), conversation_id=conversation_id, rep=me_or_supervisor(),
+                                by=g.key_holder.key_id, now=_now())  # fmt: skip
         _changed(conversation_id)
         return done
 

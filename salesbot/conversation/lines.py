@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Conversation, Message
+
+
+def locked(session: Session, conversation_id: str) -> Conversation | None:
+    """The conversation's row, held for this transaction. PostgreSQL locks the row; SQLite ignores FOR UPDATE, so a
+    first write takes its database lock before the row is read (a read first would let two writers take the same
+    sequence number, or fail one of them when it tries to write)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Conversation).where(Conversation.id == conversation_id)
+            .values(last_seq=Conversation.last_seq).execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return session.get(Conversation, conversation_id, with_for_update=True, populate_existing=True)
 
 
 def append(session: Session, conversation: Conversation, *, author: str, text: str, **values: Any) -> Message:

@@ -43,6 +43,7 @@ GREETING = "Hi! I'm the store's assistant. I can answer questions and find produ
 HANDOFF_ASKED = "Of course. I'm bringing in a colleague now; they will see everything we talked about."
 HANDOFF_LOST = "I'm sorry I keep missing what you mean. I'm bringing in a colleague who can help."
 HANDOFF_HOT = "A colleague will get in touch with you shortly."
+ASKED = "the visitor asked for a person"
 NOBODY_THERE = (
     "Our team isn't available right now. Leave your e-mail or phone number and a short message, and a colleague "
     "will get back to you."
@@ -139,17 +140,21 @@ class Conversations:
         """While a person has the conversation the bot is silent: the visitor's line is stored and pushed to the
         rep, and the answer says where things stand (`reply: null`)."""
         with self._uow() as uow:
-            conversation = uow.session.get(Conversation, conversation_id, with_for_update=True)
+            conversation = lines.locked(uow.session, conversation_id)
             if conversation.status == "closed":
                 raise Conflict(f"conversation {conversation.id} is closed; start a new one")
-            lines.append(uow.session, conversation, author="visitor", text=text, details={})
-            conversation.updated_at = utcnow()
-            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id))
-            uow.commit()
-            answer = answers.silent(conversation, lead, self._schema(conversation.schema_version),
-                                    place=handoffs.place(uow.session, conversation, now=utcnow()))  # fmt: skip
+            answer = self._silent_line(uow, conversation, text)
         self._tell(conversation_id, handed_off=False)
         return answer
+
+    def _silent_line(self, uow: UnitOfWork, conversation: Conversation, text: str) -> dict[str, Any]:
+        """Store the visitor's line only (a person has the conversation) and commit; the answer has no reply."""
+        lines.append(uow.session, conversation, author="visitor", text=text, details={})
+        conversation.updated_at = utcnow()
+        lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id))
+        uow.commit()
+        return answers.silent(conversation, lead, self._schema(conversation.schema_version),
+                              place=handoffs.place(uow.session, conversation, now=utcnow()))  # fmt: skip
 
     def _tell(self, conversation_id: str, *, handed_off: bool) -> None:
         """Wake the streams of this conversation and the reps' inbox; after a hand-off, offer it to a rep now."""
@@ -170,13 +175,13 @@ class Conversations:
         if guard.wants_human(text):
             decision = settling.settle(context, self._rules_decision(context))  # facts said with it still count
             decision = replace(decision, reply=HANDOFF_ASKED, intent="handoff", asks=None)
-            return Turning(conversation_id, context, decision, "rules", (), "the visitor asked for a person")
+            return Turning(conversation_id, context, decision, "rules", (), ASKED)
         decision, brain, problems = self._decide(context, conversation)
         decision = settling.settle(context, decision)
         misunderstood = 0 if decision.understood else conversation.misunderstood + 1
         handoff = None
         if decision.wants_human:
-            handoff = "the visitor asked for a person"
+            handoff = ASKED
         elif misunderstood >= 2:
             handoff = "the bot did not understand twice in a row"
             decision = replace(decision, reply=HANDOFF_LOST, intent="handoff", asks=None)
@@ -328,9 +333,11 @@ class Conversations:
     def _write(self, turning: Turning, text: str, *, latency_ms: float) -> dict[str, Any]:
         decision, context = turning.decision, turning.context
         with self._uow() as uow:
-            conversation = uow.session.get(Conversation, turning.conversation_id, with_for_update=True)
+            conversation = lines.locked(uow.session, turning.conversation_id)
             if conversation.status == "closed":  # closed while the brain was thinking
                 raise Conflict(f"conversation {conversation.id} is closed; start a new one")
+            if conversation.handoff_state in handoffs.WITH_A_PERSON:  # a rep took it while the brain was thinking
+                return self._silent_line(uow, conversation, text)
             lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id).with_for_update())
             now, before = utcnow(), (lead.status, dict(lead.fields), conversation.status)
             verdict = progress.take_in(uow.session, lead, context.schema, learnt=decision.fields,
@@ -349,10 +356,11 @@ class Conversations:
             conversation.tokens_used += decision.prompt_tokens + decision.completion_tokens
             conversation.updated_at = now
             place = None
-            if handoff and conversation.status == "open":
+            if handoff and conversation.handoff_state in ("bot", "message") and conversation.status != "closed":
                 conversation.handoff_reason = handoff
+                previous = conversation.handoff_state
                 state = handoffs.hand_off(uow.session, conversation, reason=handoff, settings=self.settings, now=now)
-                if state == "message":
+                if state == "message" and (previous != "message" or turning.handoff == ASKED):
                     reply = NOBODY_THERE
                 place = handoffs.place(uow.session, conversation, now=now)
             details = answers.details_of(decision, context, turning.problems)
@@ -417,6 +425,7 @@ class Conversations:
         with self._uow() as uow:
             conversation = self._get_for_update(uow, conversation_id)
             if conversation.status != "closed":
+                handoffs.closed(uow.session, conversation, now=utcnow())
                 conversation.status, conversation.closed_at = "closed", utcnow()
                 conversation.updated_at = conversation.closed_at
                 lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
@@ -426,7 +435,7 @@ class Conversations:
 
     @staticmethod
     def _get_for_update(uow: UnitOfWork, conversation_id: str) -> Conversation:
-        conversation = uow.session.get(Conversation, conversation_id, with_for_update=True)
+        conversation = lines.locked(uow.session, conversation_id)
         if conversation is None:
             raise NotFound(f"no conversation {conversation_id!r}")
         return conversation

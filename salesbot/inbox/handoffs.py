@@ -45,7 +45,8 @@ def hand_off(session: Session, conversation: Conversation, *, reason: str, setti
     if conversation.handoff_state in WITH_A_PERSON:
         return conversation.handoff_state
     if not _anyone_there(session, settings, now):  # the bot stays and takes a message; the CRM hears of it
-        _change(session, conversation, "message", reason=f"nobody online: {reason}", now=now)
+        if conversation.handoff_state != "message":
+            _change(session, conversation, "message", reason=f"nobody online: {reason}", now=now)
         conversation.status = "awaiting_human"
         return "message"
     conversation.waiting_since = now
@@ -111,12 +112,21 @@ def route_soon(*, uow: UnitOfWork, settings: Settings, now: datetime) -> None:
         log.info("routing deferred to the worker: the database was busy")
 
 
+def closed(session: Session, conversation: Conversation, *, now: datetime) -> None:
+    """The conversation is being closed (by the visitor or the store): a person's part in it ends too."""
+    if conversation.handoff_state in WITH_A_PERSON:
+        _change(session, conversation, "resolved", rep_id=conversation.rep_id, reason="closed", now=now)
+
+
 def accept(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, now: datetime) -> Conversation:
     """The rep takes the conversation: offered to them, or straight from the queue when they have room."""
     with uow:
         conversation = _locked(uow, conversation_id)
         if conversation.handoff_state == "live" and conversation.rep_id == rep.id:
             return conversation  # a retried accept changes nothing
+        if conversation.status == "closed":
+            raise Conflict(f"conversation {conversation_id} is closed")
+        _hold_rep(uow.session, rep.id)
         offered_to_me = conversation.handoff_state == "assigned" and conversation.rep_id == rep.id
         if not (offered_to_me or conversation.handoff_state == "queued"):
             raise Conflict(f"conversation {conversation_id} is {conversation.handoff_state}; it cannot be accepted")
@@ -144,8 +154,8 @@ def reply(*, uow: UnitOfWork, conversation_id: str, rep: Rep, text: str, now: da
 
 
 def transfer(
-    *, uow: UnitOfWork, conversation_id: str, rep: Rep, to_rep: str | None, team: str | None, by: str | None,
-    now: datetime,
+    *, uow: UnitOfWork, conversation_id: str, rep: Rep | None, to_rep: str | None, team: str | None,
+    by: str | None, now: datetime, settings: Settings,
 ) -> Conversation:  # fmt: skip
     """Hand the conversation to another rep (offered to them) or back to the queue for a team."""
     if not (to_rep or team):
@@ -154,21 +164,27 @@ def transfer(
         conversation = _locked(uow, conversation_id)
         _held_by(conversation, rep)
         if to_rep is not None:
-            if uow.session.get(Rep, to_rep) is None:
+            target = uow.session.get(Rep, to_rep)
+            if target is None:
                 raise InvalidInput.for_field("rep_id", f"no rep {to_rep!r}")
+            _hold_rep(uow.session, to_rep)
+            if not reps.is_online(target, now=now, presence_seconds=settings.presence_seconds):
+                raise Conflict(f"{target.name} is away; transfer to a team instead")
+            if load(uow.session, to_rep) >= target.capacity:
+                raise Conflict(f"{target.name} is at capacity; transfer to a team instead")
             conversation.rep_id, conversation.offered_at, conversation.status = to_rep, now, "awaiting_human"
-            _change(uow.session, conversation, "assigned", rep_id=to_rep, by=by, reason=f"transferred by {rep.name}",
-                    now=now)  # fmt: skip
+            _change(uow.session, conversation, "assigned", rep_id=to_rep, by=by, now=now,
+                    reason=f"transferred by {rep.name if rep else 'a supervisor'}")  # fmt: skip
         else:
             conversation.rep_id, conversation.waiting_since, conversation.status = None, now, "awaiting_human"
-            _change(uow.session, conversation, "queued", by=by, reason=f"transferred to team {team}", now=now,
-                    team=team)  # fmt: skip
+            _change(uow.session, conversation, "queued", by=by, rep_id=rep.id if rep else None, now=now,
+                    reason=f"transferred by {rep.name if rep else 'a supervisor'}", team=team)  # fmt: skip
         lines.append(uow.session, conversation, author="system", text="You are being transferred to a colleague.")
         uow.commit()
         return conversation
 
 
-def release(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, now: datetime) -> Conversation:
+def release(*, uow: UnitOfWork, conversation_id: str, rep: Rep | None, by: str | None, now: datetime) -> Conversation:
     """Back to the bot: it speaks again from the next message."""
     with uow:
         conversation = _locked(uow, conversation_id)
@@ -180,13 +196,14 @@ def release(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, 
         return conversation
 
 
-def resolve(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, now: datetime) -> Conversation:
+def resolve(*, uow: UnitOfWork, conversation_id: str, rep: Rep | None, by: str | None, now: datetime) -> Conversation:
     with uow:
         conversation = _locked(uow, conversation_id)
         _held_by(conversation, rep)
         conversation.status, conversation.closed_at = "closed", now
-        _change(uow.session, conversation, "resolved", rep_id=rep.id, by=by, reason="resolved", now=now)
-        lines.append(uow.session, conversation, author="system", text=f"{rep.name} closed the conversation.")
+        _change(uow.session, conversation, "resolved", rep_id=conversation.rep_id, by=by, reason="resolved", now=now)
+        closer = rep.name if rep else "A colleague"
+        lines.append(uow.session, conversation, author="system", text=f"{closer} closed the conversation.")
         lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id))
         crm.closed(uow.session, conversation, lead, link="")
         uow.commit()
@@ -228,13 +245,24 @@ def _change(
 
 
 def _locked(uow: UnitOfWork, conversation_id: str) -> Conversation:
-    conversation = uow.session.get(Conversation, conversation_id, with_for_update=True)
+    conversation = lines.locked(uow.session, conversation_id)
     if conversation is None:
         raise NotFound(f"no conversation {conversation_id!r}")
     return conversation
 
 
-def _held_by(conversation: Conversation, rep: Rep) -> None:
+def _hold_rep(session: Session, rep_id: str) -> None:
+    """The rep's row, locked (PostgreSQL) before their load is counted: two takers never share a last place."""
+    session.execute(select(Rep.id).where(Rep.id == rep_id).with_for_update()).all()
+
+
+def _held_by(conversation: Conversation, rep: Rep | None) -> None:
+    """A rep acts only on what they hold; a supervisor (an admin key, `rep` None) on any conversation with a
+    person, so that nothing stays stranded with a rep who left."""
+    if rep is None:
+        if conversation.handoff_state not in WITH_A_PERSON:
+            raise Conflict(f"conversation {conversation.id} is {conversation.handoff_state}, not with a person")
+        return
     if conversation.handoff_state not in HOLDING or conversation.rep_id != rep.id:
         raise PermissionDenied(f"conversation {conversation.id} is not yours (it is {conversation.handoff_state})")
 
@@ -286,21 +314,29 @@ def _need(session: Session, conversation: Conversation) -> routing.Need:
         if isinstance(named, str):
             owner = session.scalar(select(Rep.id).where((Rep.id == named) | (Rep.email == named)))
     need = ((lead.fields or {}).get("need") or {}) if lead is not None else {}
-    team = session.scalar(
-        select(HandoffChange.reason).where(HandoffChange.conversation_id == conversation.id,
-                                           HandoffChange.to_state == "queued").order_by(HandoffChange.id.desc())
-    )  # fmt: skip
-    wanted_team = team.split("[team ", 1)[1].rstrip("]") if team and "[team " in team else None
+    teams = [c.reason for c in _since_handoff(session, conversation.id) if "[team " in c.reason]
+    wanted_team = teams[-1].split("[team ", 1)[1].rstrip("]") if teams else None
     language = ((conversation.page or {}).get("locale") or "")[:2].lower() or None
     category = need.get("category") if isinstance(need, dict) else None
     return routing.Need(owner=owner, team=wanted_team, language=language, category=category)
 
 
+def _since_handoff(session: Session, conversation_id: str) -> list[HandoffChange]:
+    """The changes since the conversation last went from the bot to a person."""
+    changes = session.scalars(
+        select(HandoffChange).where(HandoffChange.conversation_id == conversation_id).order_by(HandoffChange.id)
+    ).all()
+    start = max((n for n, c in enumerate(changes) if c.from_state in ("bot", "message")), default=0)
+    return list(changes[start:])
+
+
 def _timed_out(session: Session, conversation_id: str) -> frozenset[str]:
-    found = select(HandoffChange.rep_id).where(
-        HandoffChange.conversation_id == conversation_id, HandoffChange.reason == "not accepted in time"
-    )
-    return frozenset(rep for rep in session.scalars(found) if rep)
+    """Reps not to offer it to again in this hand-off: who let an offer lapse, who transferred it away."""
+    return frozenset(
+        c.rep_id for c in _since_handoff(session, conversation_id)
+        if c.rep_id and (c.reason == "not accepted in time" or (c.to_state == "queued" and
+                                                                  c.reason.startswith("transferred by")))
+    )  # fmt: skip
 
 
 def _expire_offers(session: Session, settings: Settings, now: datetime, changed: list[str]) -> None:

@@ -85,7 +85,7 @@ def inbox(*, uow: UnitOfWork, rep: Rep, now: datetime) -> dict[str, Any]:
                 "name": rep.name,
                 "presence": rep.presence,
                 "capacity": rep.capacity,
-                "load": len([c for c in mine if c.handoff_state == "live"]),
+                "load": len(mine),
             },
             "queue": [packet(uow.session, c, now=now) for c in waiting],
             "mine": [packet(uow.session, c, now=now) for c in mine],

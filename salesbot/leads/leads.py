@@ -128,6 +128,9 @@ def _next(lead: Lead) -> str:
 def _cursor(cursor: str) -> tuple[datetime, str]:
     try:
         moment, lead_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(moment), str(lead_id)
+        when = datetime.fromisoformat(moment)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, str(lead_id)
     except (ValueError, TypeError) as exc:
         raise InvalidInput.for_field("cursor", "not a cursor this API gave") from exc

@@ -163,3 +163,82 @@ def test_a_full_rep_cannot_take_more_from_the_queue(chat, shop):
     refused = as_anna.post(f"/v1/conversations/{second}/accept")
     assert refused.status_code == 409
     assert "capacity" in refused.json["detail"]
+
+
+def test_closing_ends_a_persons_part_and_a_supervisor_frees_a_stranded_conversation(chat, shop):
+    _anna, as_anna = rep_client(shop, "Anna", capacity=1)
+    online(as_anna)
+    cid = start(chat, visitor_id="leaving")["conversation_id"]
+    say(chat, cid, "agent please")
+    as_anna.post(f"/v1/conversations/{cid}/accept")
+    assert chat.post(f"/v1/conversations/{cid}/close").status_code == 200
+    assert as_anna.post(f"/v1/conversations/{cid}/replies", json={"text": "hello?"}).status_code == 409
+    assert as_anna.get("/v1/inbox").json["mine"] == []  # her place is free again
+
+    stranded = start(chat, visitor_id="stranded")["conversation_id"]
+    say(chat, stranded, "agent please")
+    as_anna.post(f"/v1/conversations/{stranded}/accept")
+    as_anna.post("/v1/inbox/presence", json={"status": "away"})  # Anna left without releasing it
+    supervisor = keyed_client(shop, "admin")
+    assert supervisor.post(f"/v1/conversations/{stranded}/release").json["state"] == "bot"
+    assert say(chat, stranded, "still there?")["reply"] is not None
+
+
+def test_a_message_taken_out_of_hours_reaches_a_rep_when_the_visitor_asks_again(chat, shop):
+    _anna, as_anna = rep_client(shop, "Anna")
+    cid = start(chat, visitor_id="early")["conversation_id"]
+    assert "Leave your e-mail" in say(chat, cid, "I want to speak to someone")["reply"]["text"]
+    online(as_anna)
+    again = say(chat, cid, "can I talk to a human now?")
+    assert again["conversation_status"] == "awaiting_human"
+    assert [c["conversation_id"] for c in as_anna.get("/v1/inbox").json["mine"]] == [cid]
+
+
+def test_a_lapsed_offer_skips_the_rep_only_in_that_hand_off_and_transfers_check_the_target(chat, shop):
+    _anna, as_anna = rep_client(shop, "Anna")
+    ben, _ = rep_client(shop, "Ben")
+    online(as_anna)
+    cid = start(chat, visitor_id="twice")["conversation_id"]
+    say(chat, cid, "agent please")
+    handoffs.route(uow=shop.uow(), settings=shop.settings, now=datetime.now(UTC) + timedelta(seconds=31))
+    assert as_anna.get("/v1/inbox").json["mine"] == []  # she let it lapse: not offered again this time
+    assert as_anna.post(f"/v1/conversations/{cid}/accept").status_code == 200  # she may still take it
+    refused = as_anna.post(f"/v1/conversations/{cid}/transfer", json={"rep_id": ben.id})
+    assert refused.status_code == 409  # Ben is away
+    as_anna.post(f"/v1/conversations/{cid}/release")
+    say(chat, cid, "agent please")  # a new hand-off: Anna may be offered it again
+    assert [c["conversation_id"] for c in as_anna.get("/v1/inbox").json["mine"]] == [cid]
+
+
+def test_a_visitor_and_a_rep_writing_at_once_both_land_numbered(chat, shop):
+    _anna, as_anna = rep_client(shop, "Anna")
+    online(as_anna)
+    cid = start(chat, visitor_id="busy")["conversation_id"]
+    say(chat, cid, "agent please")
+    as_anna.post(f"/v1/conversations/{cid}/accept")
+
+    def visitor(n):
+        return keyed_client(shop).post(f"/v1/conversations/{cid}/messages", json={"text": f"v{n}"}).status_code
+
+    def rep(n):
+        return as_anna.post(f"/v1/conversations/{cid}/replies", json={"text": f"r{n}"}).status_code
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda n: visitor(n) if n % 2 else rep(n), range(16)))
+    assert sorted(set(codes)) == [200, 201]
+    seqs = [line["seq"] for line in chat.get(f"/v1/conversations/{cid}/messages").json]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len([s for s in seqs if s]) >= 16
+
+
+def test_a_forged_cursor_is_a_clear_422(shop):
+    import base64
+    import json as json_module
+
+    _anna, as_anna = rep_client(shop, "Anna")
+    naive = base64.urlsafe_b64encode(json_module.dumps(["2024-01-01T00:00:00", "x"]).encode()).decode()
+    response = as_anna.get(f"/v1/leads?cursor={naive}")
+    assert response.status_code == 422
+    assert "cursor" in response.json["errors"]
