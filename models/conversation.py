@@ -60,6 +60,7 @@ class Conversation(Base):
     rep_id: Mapped[str | None] = mapped_column(String(32), index=True)  # the rep offered it or holding it
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it was offered to `rep_id`
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the newest message's seq
+    handoff_summary: Mapped[list[str] | None] = mapped_column(JSONDocument)  # the LLM's briefing for the rep
     # sha256 of the token a site key must show; NULL (started before tokens) lets only the store's own keys in
     token_hash: Mapped[str | None] = mapped_column(String(64))
     csat: Mapped[int | None] = mapped_column(SmallInteger)

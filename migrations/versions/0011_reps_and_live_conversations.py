@@ -69,6 +69,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rep_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("offered_at", MOMENT, nullable=True))
         batch_op.add_column(sa.Column("last_seq", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("handoff_summary", DOCUMENT, nullable=True))
         batch_op.create_index(batch_op.f("ix_conversations_rep_id"), ["rep_id"], unique=False)
 
     with op.batch_alter_table("lead_changes", schema=None) as batch_op:
@@ -115,6 +116,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversations_rep_id"))
+        batch_op.drop_column("handoff_summary")
         batch_op.drop_column("last_seq")
         batch_op.drop_column("offered_at")
         batch_op.drop_column("rep_id")

@@ -11,13 +11,14 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import Conversation, Lead, Message
 from models.base import utcnow
@@ -147,6 +148,22 @@ class Conversations:
         self._tell(conversation_id, handed_off=False)
         return answer
 
+    def _brief(self, conversation_id: str) -> None:
+        """The LLM's three-line briefing for the rep, stored on the conversation; the extract stays when it fails."""
+        with self._uow() as uow:
+            said = [(m.author, m.text) for m in lines.after(uow.session, conversation_id, 0, limit=60)]
+        try:
+            briefing = self._llm.summarise(said)  # type: ignore[union-attr]
+        except Exception as failure:  # BrainFailed, or anything odd: the rep still has the extractive summary
+            log.warning("conversation %s: no LLM briefing (%s)", conversation_id, failure)
+            return
+        with self._uow() as uow:
+            uow.session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                                .values(handoff_summary=briefing))  # fmt: skip
+            uow.commit()
+        if self._notices is not None:
+            self._notices.notify("inbox")
+
     def _silent_line(self, uow: UnitOfWork, conversation: Conversation, text: str) -> dict[str, Any]:
         """Store the visitor's line only (a person has the conversation) and commit; the answer has no reply."""
         lines.append(uow.session, conversation, author="visitor", text=text, details={})
@@ -160,6 +177,8 @@ class Conversations:
         """Wake the streams of this conversation and the reps' inbox; after a hand-off, offer it to a rep now."""
         if handed_off:
             handoffs.route_soon(uow=self._uow(), settings=self.settings, now=utcnow())
+            if self._llm is not None:  # the rep's briefing; the visitor's answer does not wait for it
+                threading.Thread(target=self._brief, args=(conversation_id,), name="briefing", daemon=True).start()
         if self._notices is not None:
             self._notices.notify(f"conversation:{conversation_id}")
             self._notices.notify("inbox")

@@ -54,7 +54,9 @@ def packet(session: Session, conversation: Conversation, *, now: datetime) -> di
         "recent_views": done.recent_views,
         "purchases": done.purchases,
         "recent_events": _recent(session, conversation.customer_id),
-        "summary": summary(said, need if isinstance(need, dict) else {}, conversation.handoff_reason),
+        "summary": conversation.handoff_summary
+        or summary(said, need if isinstance(need, dict) else {}, conversation.handoff_reason),
+        "summary_by": "llm" if conversation.handoff_summary else "extract",
         "last_seq": conversation.last_seq,
     }
 

@@ -56,6 +56,7 @@ def test_a_hand_off_is_routed_accepted_and_the_bot_stays_silent_while_the_rep_ta
     assert packet["need"] == "20 laptops"
     assert packet["reason"] == "the visitor asked for a person"
     assert len(packet["summary"]) == 3
+    assert packet["summary_by"] == "extract"  # no LLM configured: the three lines come from the transcript
 
     accepted = as_anna.post(f"/v1/conversations/{cid}/accept")
     assert accepted.status_code == 200

@@ -260,3 +260,27 @@ def test_the_llm_words_the_servers_offer_and_is_corrected_when_it_changes_the_fi
     say(chat, cid, "we need 40 tablets")  # a turn the LLM words itself
     measured = {a["name"]: a["units"] for a in results.results(uow=shop.uow(), experiment_id=running.id)["arms"]}
     assert measured[arm] == 1  # a prompt or model arm counts its units from their first LLM turn
+
+
+def test_with_an_llm_the_rep_gets_its_three_line_briefing(chat, shop, llm):
+    import time
+
+    from salesbot.inbox import reps
+
+    _anna, secret = reps.create(uow=shop.uow(), name="Anna", email="anna@shop.example")
+    as_anna = keyed_client(shop, "server")
+    as_anna.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + secret
+    as_anna.post("/v1/inbox/presence", json={"status": "online"})
+    briefing = ["Wants 40 tablets for a school", "No budget yet; decides herself", "Offer the volume price first"]
+    llm.script = [{"lines": briefing}]
+    cid = start(chat, visitor_id="briefed")["conversation_id"]
+    say(chat, cid, "I want to talk to a human")
+    deadline = time.monotonic() + 5
+    packet = {}
+    while time.monotonic() < deadline:
+        packet = next(c for c in as_anna.get("/v1/inbox").json["mine"] if c["conversation_id"] == cid)
+        if packet["summary_by"] == "llm":
+            break
+        time.sleep(0.1)
+    assert packet["summary"] == briefing
+    assert '"untrusted_transcript"' in llm.requests[-1]["messages"][1]["content"]  # the chat travels as data
