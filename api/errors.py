@@ -118,6 +118,16 @@ class ProblemSchema(Schema):
 # A view can declare its own with `@blp.alt_response(status, ...)`; that one is kept.
 DOMAIN_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/conversations/{conversation_id}/messages"): (409,),  # the conversation is closed
+    # A person's actions on a conversation in the wrong state (not theirs, not with a person, a full rep).
+    ("post", "/v1/conversations/{conversation_id}/accept"): (409,),
+    ("post", "/v1/conversations/{conversation_id}/replies"): (409,),
+    ("post", "/v1/conversations/{conversation_id}/transfer"): (409,),
+    ("post", "/v1/conversations/{conversation_id}/release"): (409,),
+    ("post", "/v1/conversations/{conversation_id}/resolve"): (409,),
+    ("post", "/v1/offers/{offer_id}/redemptions"): (409,),  # a cap, a budget or a used code
+    ("patch", "/v1/experiments/{experiment_id}"): (409,),  # a running experiment's arms are fixed
+    ("post", "/v1/experiments/{experiment_id}/start"): (409,),  # not a draft; its layer range is taken
+    ("post", "/v1/experiments/{experiment_id}/stop"): (409,),  # not running
 }
 
 
