@@ -134,7 +134,7 @@ class Conversations:
             return self._to_person(conversation_id, text)
         turning = self._think(conversation_id, text)
         answer = self._write(turning, text, latency_ms=(time.perf_counter() - started) * 1000)
-        self._tell(conversation_id, handed_off=turning.handoff is not None)
+        self._tell(conversation_id, handed_off=answer.get("queue") is not None)  # queued for a person just now
         return answer
 
     def _to_person(self, conversation_id: str, text: str) -> dict[str, Any]:
@@ -174,7 +174,8 @@ class Conversations:
                               place=handoffs.place(uow.session, conversation, now=utcnow()))  # fmt: skip
 
     def _tell(self, conversation_id: str, *, handed_off: bool) -> None:
-        """Wake the streams of this conversation and the reps' inbox; after a hand-off, offer it to a rep now."""
+        """Wake the streams of this conversation and the reps' inbox; after a hand-off to a person, offer it to a
+        rep now and have the LLM (where one is configured) brief them."""
         if handed_off:
             handoffs.route_soon(uow=self._uow(), settings=self.settings, now=utcnow())
             if self._llm is not None:  # the rep's briefing; the visitor's answer does not wait for it
