@@ -27,6 +27,7 @@ from salesbot.conversation import answers, guard, intents, lines, locales, money
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
 from salesbot.conversation.faqs import Library, Passage
 from salesbot.conversation.llm import INSTRUCTIONS
+from salesbot.conversation.records import Records
 from salesbot.conversation.rules import RulesBrain
 from salesbot.database import UnitOfWork
 from salesbot.errors import Conflict, InvalidInput, NotFound
@@ -65,7 +66,7 @@ class Turning:
     offering: offering.Offering | None = None
 
 
-class Conversations:
+class Conversations(Records):
     """Starts conversations and runs their turns with the configured brain, falling back to rules."""
 
     def __init__(
@@ -397,68 +398,6 @@ class Conversations:
             crm.tell(uow.session, conversation, lead, before=before, now=now, link=self.settings.public_url)
             uow.commit()
             return answers.turn_of(conversation, lead, context.schema, reply, details) | answers.queue_of(place)
-
-    # -- the rest of a conversation's life ------------------------------------------------------------------
-
-    def transcript(self, conversation_id: str) -> dict[str, Any]:
-        with self._uow() as uow:
-            conversation = uow.session.get(Conversation, conversation_id)
-            if conversation is None:
-                raise NotFound(f"no conversation {conversation_id!r}")
-            lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
-            lines = uow.session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-            ).all()
-            schema = self._schema(conversation.schema_version)
-            return {
-                "conversation_id": conversation.id,
-                "status": conversation.status,
-                "handoff_reason": conversation.handoff_reason,
-                "customer_id": conversation.customer_id,
-                "visitor_id": conversation.visitor_id,
-                "channel": conversation.channel,
-                "schema_version": conversation.schema_version,
-                "csat": conversation.csat,
-                "created_at": conversation.created_at,
-                "messages": [
-                    {"author": m.author, "text": m.text, "at": m.created_at, **answers.shown(m.details)} for m in lines
-                ],
-                "lead": answers.lead_of(lead, schema),
-            }
-
-    def lines_after(self, conversation_id: str, after: int, *, limit: int = 200) -> list[dict[str, Any]]:
-        """The transcript's lines after the seq `after`, as streams send them."""
-        with self._uow() as uow:
-            if uow.session.get(Conversation, conversation_id) is None:
-                raise NotFound(f"no conversation {conversation_id!r}")
-            return [lines.shown(line) for line in lines.after(uow.session, conversation_id, after, limit=limit)]
-
-    def rate(self, conversation_id: str, *, score: int, comment: str | None) -> dict[str, Any]:
-        with self._uow() as uow:
-            conversation = self._get_for_update(uow, conversation_id)
-            conversation.csat, conversation.csat_comment, conversation.updated_at = score, comment, utcnow()
-            exposures.rated(uow.session, unit=offering.unit_of(conversation), csat=score)
-            uow.commit()
-        return self.transcript(conversation_id)
-
-    def close(self, conversation_id: str) -> dict[str, Any]:
-        with self._uow() as uow:
-            conversation = self._get_for_update(uow, conversation_id)
-            if conversation.status != "closed":
-                handoffs.closed(uow.session, conversation, now=utcnow())
-                conversation.status, conversation.closed_at = "closed", utcnow()
-                conversation.updated_at = conversation.closed_at
-                lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
-                crm.closed(uow.session, conversation, lead, link=self.settings.public_url)
-            uow.commit()
-        return self.transcript(conversation_id)
-
-    @staticmethod
-    def _get_for_update(uow: UnitOfWork, conversation_id: str) -> Conversation:
-        conversation = lines.locked(uow.session, conversation_id)
-        if conversation is None:
-            raise NotFound(f"no conversation {conversation_id!r}")
-        return conversation
 
 
 def _token_hash(token: str) -> str:

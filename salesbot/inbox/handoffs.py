@@ -8,7 +8,7 @@ the next sequence number. The bot never speaks while the conversation is queued,
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -298,8 +298,6 @@ def _candidates(session: Session, settings: Settings, now: datetime) -> dict[str
 
 
 def _loaded(candidate: routing.Candidate, now: datetime) -> routing.Candidate:
-    from dataclasses import replace
-
     return replace(candidate, load=candidate.load + 1, last_assigned_at=now)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
 from typing import Any, Protocol
 
@@ -161,7 +162,7 @@ class PollingNotices:
         self._bell.ring_all()
 
 
-class _Relayed:
+class _Relayed(ABC):
     """Notices a server relays between processes: one listener thread per process, started by the first `wait`."""
 
     kind = "relayed"
@@ -214,9 +215,9 @@ class _Relayed:
             pause = 0.2 if time.monotonic() - began > 30 else min(pause * 2, 5.0)
             self._closed.wait(pause)
 
+    @abstractmethod
     def _relay(self) -> Iterator[str]:
         """Connect, subscribe, ring every bell once subscribed, then yield channels as they arrive until closed."""
-        raise NotImplementedError
 
 
 class PostgresNotices(_Relayed):
