@@ -26,6 +26,7 @@ from api import (
     recommender,
     requests,
     webhooks,
+    widget,
 )
 from salesbot.bootstrap import Salesbot, bootstrap
 from salesbot.config import Settings
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     experiments.blp,
     inbox.blp,
     leads.blp,
+    widget.triggers,
 )
 DOCS_ASSETS = "/docs/assets/"
 

@@ -19,6 +19,7 @@ from models.offers import (
 )
 from models.recommender import ModelVersion
 from models.webhooks import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from models.widget import Trigger
 
 __all__ = [
     "ApiKey",
@@ -47,5 +48,6 @@ __all__ = [
     "QualificationSchema",
     "Redemption",
     "Rep",
+    "Trigger",
     "WebhookEndpoint",
 ]

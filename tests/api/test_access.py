@@ -15,6 +15,7 @@ FAQ = {"question": "Do you ship abroad?", "answer": "Yes, to the EU."}
 SCHEMA = {"fields": [{"name": "need", "type": "need", "question": "What do you need?", "required": True}]}
 CHAT = {Role.SITE, Role.SERVER, Role.ADMIN}
 MARKETING = {Role.MARKETER, Role.ADMIN}
+TRIGGER = {"name": "Linger", "kind": "time_on_page", "seconds": 30, "message": "Can I help you choose?"}
 
 # (method, path, body, roles that may) for every /v1 route; admins may everything.
 ROUTES = [
@@ -90,6 +91,12 @@ ROUTES = [
     ("GET", "/v1/leads", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
     ("GET", "/v1/leads/ld_unknown", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
     ("PATCH", "/v1/leads/ld_unknown", {"notes": "x"}, {Role.REP, Role.ADMIN}),
+    ("GET", "/v1/widget/triggers", None, MARKETING),
+    ("POST", "/v1/widget/triggers", TRIGGER, MARKETING),
+    ("GET", "/v1/widget/triggers/trg_unknown", None, MARKETING),
+    ("PATCH", "/v1/widget/triggers/trg_unknown", {"seconds": 45}, MARKETING),
+    ("DELETE", "/v1/widget/triggers/trg_unknown", None, MARKETING),
+    ("GET", "/v1/widget/settings", None, {Role.SITE, Role.SERVER, Role.ADMIN}),
 ]  # fmt: skip
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 HASH, TOKEN = "X-Customer-Hash", "X-Conversation-Token"
