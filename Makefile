@@ -16,11 +16,13 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	$(BIN)/salesbot db upgrade
-	$(BIN)/salesbot demo-data
+	SALESBOT_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/salesbot demo-data
 	@$(BIN)/salesbot models list | grep -q ' yes ' || $(BIN)/salesbot train --epochs 15 --activate
 	@echo "Your admin key (use it as: curl -H 'Authorization: Bearer <key>' http://$(HOST):$(PORT)/v1/items):"
 	@$(BIN)/salesbot keys create --role admin --name demo
-	$(BIN)/salesbot serve --host $(HOST) --port $(PORT)
+	@SITE_KEY=$$($(BIN)/salesbot keys create --role site --name 'demo store widget' 2>/dev/null | head -n 1) && \
+	  echo "The demo store, with the chat widget on its pages: http://$(HOST):$(PORT)/demo" && \
+	  SALESBOT_DEMO_SITE_KEY=$$SITE_KEY $(BIN)/salesbot serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from api import (
     catalog,
     console,
     conversation,
+    demo,
     errors,
     experiments,
     health,
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(console.blp)  # pages for people, outside the API document
+    app.register_blueprint(widget.pages)
+    app.register_blueprint(demo.blp)
     errors.register(app)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     return app

@@ -71,11 +71,17 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
     else:
         holder = keys.authenticate(uow=uow(), secret=token)
     origin = request.headers.get("Origin")
-    if holder.role is Role.SITE and origin and origin not in salesbot().settings.cors_origins:
+    if holder.role is Role.SITE and origin and not _may_embed(origin):
         raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
     if not may(holder.role, allowed):
         raise PermissionDenied(f"a {holder.role.value} key may not do this")
     return holder
+
+
+def _may_embed(origin: str) -> bool:
+    """A site key works from the origins the operator lists, and from the API's own pages (the chat widget's frame
+    and the demo store are served from here)."""
+    return origin in salesbot().settings.cors_origins or origin == request.host_url.rstrip("/")
 
 
 def signed_in() -> keys.KeyHolder | None:
@@ -101,7 +107,21 @@ def act_for(customer_id: str | None) -> None:
     holder: keys.KeyHolder = g.key_holder
     if customer_id and holder.role is Role.SITE:
         proof = request.headers.get(CUSTOMER_HASH)
-        identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+        try:
+            identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+        except PermissionDenied:
+            _refused_identity(holder, customer_id, proof)
+            raise
+
+
+def _refused_identity(holder: keys.KeyHolder, customer_id: str, proof: str | None) -> None:
+    """A browser that claims a customer without their hash is worth an operator's look: a forged or stale page."""
+    log.warning(
+        "refused site key %s acting for customer %r: %s",
+        holder.key_id,
+        customer_id,
+        "no identity hash" if not proof else "the identity hash is not theirs",
+    )
 
 
 def signed_in_customer(candidates: Iterable[Any]) -> str | None:
@@ -110,11 +130,13 @@ def signed_in_customer(candidates: Iterable[Any]) -> str | None:
     proof = request.headers.get(CUSTOMER_HASH)
     if not proof or holder.identity_secret is None:
         return None
-    for customer_id in candidates:
-        if isinstance(customer_id, str) and customer_id:
-            with contextlib.suppress(PermissionDenied):
-                identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
-                return customer_id
+    claimed = [customer_id for customer_id in candidates if isinstance(customer_id, str) and customer_id]
+    for customer_id in claimed:
+        with contextlib.suppress(PermissionDenied):
+            identity.verify(secret=holder.identity_secret, customer_id=customer_id, proof=proof)
+            return customer_id
+    if claimed:
+        _refused_identity(holder, claimed[0], proof)
     return None
 
 

@@ -173,6 +173,11 @@ class Settings:
         metadata={"help": "Signs the rep console's session cookies; `salesbot serve` makes one per start when unset "
                   "(all its workers share it; a restart signs reps out)"},
     )  # fmt: skip
+    demo_site_key: str | None = field(
+        default=None,
+        metadata={"help": "A site key for the demo store at /demo, whose pages carry the chat widget; /demo answers "
+                  "404 without one (`make demo` makes one)"},
+    )  # fmt: skip
     log_level: str = field(default="INFO", metadata={"help": "Log level (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="text", metadata={"help": "`text` or `json` (one JSON object per line)"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -11,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,14 +134,25 @@ def as_role(api_keys):
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """salesbot served by `salesbot serve` (gunicorn), as an operator runs it, on a fresh SQLite database."""
-    folder = tmp_path_factory.mktemp("live")
+    with serving(tmp_path_factory.mktemp("live")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving(
+    folder: Path, *, port: int | None = None, prepare: Callable[[dict[str, str]], dict[str, str]] | None = None
+) -> Iterator[LiveServer]:
+    """`salesbot serve` on a fresh SQLite database in `folder`; `prepare(env)` runs once the schema is there and
+    answers more settings for the server (a key it made, say)."""
     env = os.environ | {
         "SALESBOT_DATABASE_URL": f"sqlite:///{folder / 'salesbot.db'}",
         "SALESBOT_LOG_FORMAT": "json",
         "GUNICORN_CMD_ARGS": "--graceful-timeout 5",
     }  # open streams must not hold up the stop
     subprocess.run([sys.executable, "-m", "salesbot", "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = free_port()
+    if prepare is not None:
+        env |= prepare(env)
+    port = port or free_port()
     log = (folder / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "salesbot", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],

@@ -54,6 +54,11 @@ class ProductOut(Schema):
     price = fields.Str(required=True)
     currency = fields.Str(required=True)
     category = fields.Str(allow_none=True)
+    recommendation_id = fields.Str(
+        allow_none=True, metadata={"description": "Send it with a click or add_to_cart event on this product"}
+    )
+    url = fields.Str(allow_none=True, metadata={"description": "The product's page: the item's `url` attribute"})
+    image_url = fields.Str(allow_none=True, metadata={"description": "Its picture: the item's `image_url` attribute"})
 
 
 class QueueOut(Schema):
@@ -105,6 +110,10 @@ class StreamLineOut(Schema):
     offer = fields.Dict(allow_none=True)
     quick_replies = fields.List(fields.Str())
     rep = fields.Dict(allow_none=True, metadata={"description": "The rep who wrote or joined: rep_id, name"})
+    event = fields.Str(
+        allow_none=True,
+        metadata={"description": "What a system line tells: joined, transferred, released or closed"},
+    )
 
 
 class AfterIn(Schema):

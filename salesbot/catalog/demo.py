@@ -69,6 +69,7 @@ class DemoSize:
     customers: int = 3_000
     sessions: int = 80_000
     seed: int = 7
+    store_url: str | None = None  # where the demo store's pages are (/demo); items link to them when set
 
 
 def catalog(size: DemoSize, rng: np.random.Generator) -> pd.DataFrame:
@@ -89,10 +90,18 @@ def catalog(size: DemoSize, rng: np.random.Generator) -> pd.DataFrame:
                 "price": price,
                 "currency": "EUR",
                 "in_stock": bool(rng.random() > 0.05),
-                "attributes": {"color": COLORS[n % len(COLORS)]},
+                "attributes": {"color": COLORS[n % len(COLORS)]} | _pages(size.store_url, f"sku-{n:05d}"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _pages(store_url: str | None, item_id: str) -> dict[str, str]:
+    """The item's page and picture in the demo store, which the chat widget's product cards show."""
+    if not store_url:
+        return {}
+    base = store_url.rstrip("/")
+    return {"url": f"{base}/demo/items/{item_id}", "image_url": f"{base}/demo/pictures/{item_id}.svg"}
 
 
 def shoppers(size: DemoSize, rng: np.random.Generator) -> pd.DataFrame:

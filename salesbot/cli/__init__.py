@@ -142,7 +142,9 @@ def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions
     The same seed gives the same store (events end today); running it again changes nothing.
     """
     app = services(ctx)
-    size = demo.DemoSize(items=item_count, customers=customer_count, sessions=sessions, seed=seed)
+    size = demo.DemoSize(
+        items=item_count, customers=customer_count, sessions=sessions, seed=seed, store_url=app.settings.public_url
+    )
     until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     totals: dict[str, imports.Report] = {}
     with tqdm(desc="demo store", unit=" rows", unit_scale=True, file=sys.stderr) as bar:

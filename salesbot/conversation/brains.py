@@ -21,6 +21,9 @@ class Product:
     price: str
     currency: str
     category: str | None
+    recommendation_id: str | None = None  # what a click on it sends back, so the recommender learns from it
+    url: str | None = None  # the product's page and picture in the store (item attributes `url`, `image_url`)
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,4 +53,5 @@ def shown(line: Message) -> dict[str, Any]:
         "offer": details.get("offer"),
         "quick_replies": details.get("quick_replies", []),
         "rep": details.get("rep"),
+        "event": details.get("event"),
     }

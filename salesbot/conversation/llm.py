@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import openai
 
 from salesbot.config import Settings
-from salesbot.conversation.brains import INTENTS, Context, Decision
+from salesbot.conversation.brains import INTENTS, Context, Decision, Product
 from salesbot.conversation.embeddings import EmbeddingsUnavailable, unit_rows
 
 INSTRUCTIONS = """You are the sales assistant of an online store, talking with a visitor in a chat window.
@@ -187,7 +186,7 @@ def prompt(context: Context) -> list[dict[str, str]]:
         "untrusted_faq_passages": [
             {"faq_id": f.faq_id, "question": f.question, "answer": f.answer[: TEXT_LIMIT * 2]} for f in context.faqs
         ],
-        "untrusted_products": [asdict(product) for product in context.products],
+        "untrusted_products": [_described(product) for product in context.products],
         "no_product_fits": context.unfit,  # "not carried" or "over budget": say so honestly, offer a colleague
         "store_categories": list(context.categories),
         "offer": context.offer,
@@ -198,6 +197,11 @@ def prompt(context: Context) -> list[dict[str, str]]:
         {"role": "system", "content": INSTRUCTIONS + PROMPTS.get(context.prompt or "default", "")},
         {"role": "user", "content": json.dumps(data, ensure_ascii=False, default=str)},
     ]
+
+
+def _described(product: Product) -> dict[str, Any]:
+    """What the LLM is told of a product: what it may say about it (its page and picture are the widget's to show)."""
+    return {key: getattr(product, key) for key in ("item_id", "title", "price", "currency", "category")}
 
 
 def _decision(answer: Any) -> Decision:

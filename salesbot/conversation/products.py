@@ -8,17 +8,19 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from models import Item
 from salesbot.conversation.brains import Product
 from salesbot.conversation.embeddings import Embedder, EmbeddingsUnavailable
 from salesbot.database import UnitOfWork
-from salesbot.recommender.serving import Filters, Recommender
+from salesbot.recommender.serving import Filters, Recommendations, Recommender
 
 SHOWN = 3
 CANDIDATES = 30  # the recommender's picks within the matched shelf, re-ranked so that title matches come first
@@ -248,4 +250,33 @@ def _recommended(recommender: Recommender, visitor: Visitor, filters: Filters) -
         found = recommender.for_session(list(visitor.viewed), n=CANDIDATES, filters=filters)
     else:
         found = recommender.popular(n=CANDIDATES, filters=filters)
-    return [Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items]
+    return products_of(found)
+
+
+def products_of(found: Recommendations) -> list[Product]:
+    """The recommender's picks as the conversation shows them, each carrying the recommendation it came from."""
+    return [
+        Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category, found.recommendation_id)
+        for s in found.items
+    ]
+
+
+def with_pages(session: Session, chosen: tuple[Product, ...]) -> tuple[Product, ...]:
+    """Each product with its page and picture in the store: the item's `url` and `image_url` attributes, kept only
+    when they are web addresses (a `javascript:` link in a catalog must not become a link in a visitor's chat)."""
+    if not chosen:
+        return chosen
+    ids = [product.item_id for product in chosen]
+    attributes = dict(session.execute(select(Item.item_id, Item.attributes).where(Item.item_id.in_(ids))).all())
+    return tuple(
+        replace(product, url=_web_address(attributes.get(product.item_id), "url"),
+                image_url=_web_address(attributes.get(product.item_id), "image_url"))
+        for product in chosen
+    )  # fmt: skip
+
+
+def _web_address(attributes: dict[str, Any] | None, name: str) -> str | None:
+    value = (attributes or {}).get(name)
+    if not isinstance(value, str) or len(value) > 2000:
+        return None
+    return value if urlsplit(value).scheme in {"http", "https"} and urlsplit(value).netloc else None

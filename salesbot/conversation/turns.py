@@ -250,7 +250,14 @@ class Conversations(Records):
         learnt = self._rules.read(context)
         fit = self._products(conversation, known | learnt, learnt, history)
         prompt, model = offering.variant(self._desk, conversation) if self._llm is not None else (None, None)
-        return replace(context, products=fit.products, unfit=fit.nothing, prompt=prompt, llm_model=model)
+        shown, store = self._with_pages(fit.products), self._with_pages(context.store)
+        return replace(context, products=shown, store=store, unfit=fit.nothing, prompt=prompt, llm_model=model)
+
+    def _with_pages(self, chosen: tuple[Product, ...]) -> tuple[Product, ...]:
+        if not chosen:
+            return chosen
+        with self._uow() as uow:
+            return products.with_pages(uow.session, chosen)
 
     def _offering(self, conversation: Conversation, lead: Lead, context: Context) -> offering.Offering | None:
         """The offer the server allows now (see `offering`), when this turn is the moment for one."""
@@ -289,7 +296,7 @@ class Conversations(Records):
         if not intents.asks_catalog(text):
             return ()
         found = self._recommender.popular(n=STORE_ITEMS, filters=Filters())
-        return tuple(Product(s.item_id, s.title, f"{s.price:.2f}", s.currency, s.category) for s in found.items)
+        return tuple(products.products_of(found))
 
     def _decide(self, context: Context, conversation: Conversation) -> tuple[Decision, str, tuple[str, ...]]:
         """The LLM's checked decision when it is configured, within budget and sound; else the rules brain's."""

@@ -135,7 +135,7 @@ def accept(*, uow: UnitOfWork, conversation_id: str, rep: Rep, by: str | None, n
         conversation.rep_id, conversation.status = rep.id, "live"
         _change(uow.session, conversation, "live", rep_id=rep.id, by=by, reason="accepted", now=now)
         lines.append(uow.session, conversation, author="system", text=f"{rep.name} joined the conversation.",
-                     details={"rep": {"rep_id": rep.id, "name": rep.name}})  # fmt: skip
+                     details={"rep": {"rep_id": rep.id, "name": rep.name}, "event": "joined"})  # fmt: skip
         uow.commit()
         return conversation
 
@@ -179,7 +179,8 @@ def transfer(
             conversation.rep_id, conversation.waiting_since, conversation.status = None, now, "awaiting_human"
             _change(uow.session, conversation, "queued", by=by, rep_id=rep.id if rep else None, now=now,
                     reason=f"transferred by {rep.name if rep else 'a supervisor'}", team=team)  # fmt: skip
-        lines.append(uow.session, conversation, author="system", text="You are being transferred to a colleague.")
+        lines.append(uow.session, conversation, author="system", text="You are being transferred to a colleague.",
+                     details={"event": "transferred"})  # fmt: skip
         uow.commit()
         return conversation
 
@@ -191,7 +192,8 @@ def release(*, uow: UnitOfWork, conversation_id: str, rep: Rep | None, by: str |
         _held_by(conversation, rep)
         conversation.rep_id, conversation.status, conversation.misunderstood = None, "open", 0
         _change(uow.session, conversation, "bot", by=by, reason="released to the assistant", now=now)
-        lines.append(uow.session, conversation, author="system", text="The assistant is back with you.")
+        lines.append(uow.session, conversation, author="system", text="The assistant is back with you.",
+                     details={"event": "released"})  # fmt: skip
         uow.commit()
         return conversation
 
@@ -203,7 +205,8 @@ def resolve(*, uow: UnitOfWork, conversation_id: str, rep: Rep | None, by: str |
         conversation.status, conversation.closed_at = "closed", now
         _change(uow.session, conversation, "resolved", rep_id=conversation.rep_id, by=by, reason="resolved", now=now)
         closer = rep.name if rep else "A colleague"
-        lines.append(uow.session, conversation, author="system", text=f"{closer} closed the conversation.")
+        lines.append(uow.session, conversation, author="system", text=f"{closer} closed the conversation.",
+                     details={"event": "closed"})  # fmt: skip
         lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation.id))
         crm.closed(uow.session, conversation, lead, link="")
         uow.commit()

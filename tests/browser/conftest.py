@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,23 @@ def browser():
         launched.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's outcome on the test, so that `page` can tell a failed test from a passed one."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
+    """A fresh browser page; a screenshot of it lands in screenshots/ when the test fails."""
     context = browser.new_context()
     opened = context.new_page()
     yield opened
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        folder = Path(request.config.rootpath) / "screenshots"
+        folder.mkdir(exist_ok=True)
+        opened.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
     context.close()

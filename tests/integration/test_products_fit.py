@@ -129,3 +129,24 @@ def test_a_store_without_shelves_matches_nothing_by_meaning(sqlite_database_url)
     services = bootstrap(Settings(database_url=sqlite_database_url))
     assert Aisles(services.uow, embedder=services.embedder).match("some earphones").categories == ()
     services.close()
+
+
+def test_shown_products_carry_their_page_picture_and_recommendation_but_never_a_script_link(shop, chat):
+    pages = {
+        "lap-1": {"url": "https://shop.example/p/lap-1", "image_url": "https://cdn.shop.example/lap-1.jpg"},
+        "lap-2": {"url": "javascript:alert(1)", "image_url": "data:text/html,<script>alert(1)</script>"},
+    }
+    for item_id, title, category, price in SHOP:
+        if item_id in pages:
+            items.put(uow=shop.uow(), item_id=item_id, title=title, category=category, price=price, currency="EUR",
+                      attributes=pages[item_id])  # fmt: skip
+    cid = conversation(chat)
+    chat.post(f"/v1/conversations/{cid}/messages", json={"text": "a new notebook for work"})
+    turn = chat.post(f"/v1/conversations/{cid}/messages", json={"text": "my budget is 3000 EUR"}).json
+    cards = {item["item_id"]: item for item in turn["reply"]["items"]}
+    assert cards["lap-1"]["url"] == "https://shop.example/p/lap-1"
+    assert cards["lap-1"]["image_url"] == "https://cdn.shop.example/lap-1.jpg"
+    assert (cards["lap-2"]["url"], cards["lap-2"]["image_url"]) == (None, None)  # shown, but with no link to click
+    assert all(card["recommendation_id"] for card in cards.values())  # a click can say which pick it was
+    line = chat.get(f"/v1/conversations/{cid}/messages?after=0").json[-1]
+    assert {item["item_id"]: item["url"] for item in line["items"]} == {k: v["url"] for k, v in cards.items()}
