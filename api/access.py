@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, after_this_request, current_app, g, request, session
 from flask_cors import CORS
@@ -81,7 +82,15 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
 def _may_embed(origin: str) -> bool:
     """A site key works from the origins the operator lists, and from the API's own pages (the chat widget's frame
     and the demo store are served from here)."""
-    return origin in salesbot().settings.cors_origins or origin == request.host_url.rstrip("/")
+    settings = salesbot().settings
+    return origin in settings.cors_origins or origin in own_origins(settings.public_url)
+
+
+def own_origins(public_url: str) -> tuple[str, str]:
+    """This server's own origin, as the operator published it (`SALESBOT_PUBLIC_URL`, right behind a TLS proxy) and as
+    the request reached it."""
+    public = urlsplit(public_url)
+    return f"{public.scheme}://{public.netloc}", request.host_url.rstrip("/")
 
 
 def signed_in() -> keys.KeyHolder | None:

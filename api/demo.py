@@ -12,7 +12,7 @@ from flask import Response, abort, render_template, request, url_for
 from api.console import Pages
 from api.wiring import salesbot, uow
 from salesbot.access import identity, keys
-from salesbot.catalog import items
+from salesbot.catalog import customers, items
 from salesbot.catalog.demo import CATEGORIES
 from salesbot.errors import NotFound, Unauthenticated
 
@@ -102,8 +102,10 @@ def _page(template: str, key: str, page: dict, **values):  # type: ignore[no-unt
 
 
 def _identity(key: str, customer: str | None) -> dict | None:
-    """What the store's server computes for a signed-in customer: the HMAC of their id under the key's secret."""
-    if customer is None:
+    """What the store's server computes for a signed-in customer: the HMAC of their id under the key's secret. Only
+    for customers the catalog has (the demo's): this page signs anyone in without a password, so it must never
+    carry a live store's key."""
+    if customer is None or not customers.exists(uow=uow(), customer_id=customer):
         return None
     holder = keys.authenticate(uow=uow(), secret=key)
     if holder.identity_secret is None:

@@ -46,6 +46,11 @@ def get(*, uow: UnitOfWork, customer_id: str) -> Customer:
         return customer
 
 
+def exists(*, uow: UnitOfWork, customer_id: str) -> bool:
+    with uow:
+        return uow.session.get(Customer, customer_id) is not None
+
+
 def delete(*, uow: UnitOfWork, customer_id: str) -> None:
     with uow:
         customer = uow.session.get(Customer, customer_id)

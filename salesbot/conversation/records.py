@@ -16,6 +16,7 @@ from salesbot.conversation import answers, lines, offering
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound
 from salesbot.inbox import handoffs
+from salesbot.inbox.notices import Notices
 from salesbot.leads import crm
 from salesbot.leads.qualification import Schema
 from salesbot.offers import exposures
@@ -25,6 +26,7 @@ class Records:
     settings: Settings
     _uow: Callable[[], UnitOfWork]
     _schema: Callable[[int], Schema]
+    _notices: Notices | None
 
     def transcript(self, conversation_id: str) -> dict[str, Any]:
         with self._uow() as uow:
@@ -68,15 +70,23 @@ class Records:
         return self.transcript(conversation_id)
 
     def close(self, conversation_id: str) -> dict[str, Any]:
+        """End the conversation; its streams hear it (a line saying so), so every open window of it asks for a
+        rating and stops listening."""
         with self._uow() as uow:
             conversation = self._get_for_update(uow, conversation_id)
-            if conversation.status != "closed":
+            ended = conversation.status != "closed"
+            if ended:
                 handoffs.closed(uow.session, conversation, now=utcnow())
                 conversation.status, conversation.closed_at = "closed", utcnow()
                 conversation.updated_at = conversation.closed_at
+                lines.append(uow.session, conversation, author="system", text="The conversation has ended.",
+                             details={"event": "closed"})  # fmt: skip
                 lead = uow.session.scalar(select(Lead).where(Lead.conversation_id == conversation_id))
                 crm.closed(uow.session, conversation, lead, link=self.settings.public_url)
             uow.commit()
+        if ended and self._notices is not None:
+            self._notices.notify(f"conversation:{conversation_id}")
+            self._notices.notify("inbox")
         return self.transcript(conversation_id)
 
     @staticmethod

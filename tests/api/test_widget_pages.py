@@ -13,7 +13,7 @@ import pytest
 from api import create_app
 from salesbot.access import identity, keys
 from salesbot.bootstrap import bootstrap
-from salesbot.catalog import items
+from salesbot.catalog import customers, items
 from tests.conftest import ORIGIN
 
 CONFIG = re.compile(r'<script type="application/json" id="salesbot-config">(.*?)</script>', re.S)
@@ -33,6 +33,10 @@ def test_the_loader_is_gzipped_for_browsers_that_take_it_and_cached_for_minutes(
     assert zipped.headers["Vary"] == "Accept-Encoding"
     assert zipped.headers["Cache-Control"] == "public, max-age=300"
     assert len(zipped.data) <= 8 * 1024  # the page-speed budget a store pays on every page
+    script = client.get("/widget/static/chat.js", headers={"Accept-Encoding": "gzip"})
+    assert script.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(script.data) == client.get("/widget/static/chat.js").data
+    assert client.get("/widget/static/strings.json").status_code == 404  # only the chat's own script and style
 
 
 def test_the_chat_page_is_framed_only_by_listed_origins(client):
@@ -78,6 +82,10 @@ def test_a_site_key_works_from_the_chat_page_s_own_origin_and_listed_ones_only(c
         "/v1/conversations", json={"visitor_id": "v"}, headers=site | {"Origin": "https://evil.example"}
     )
     assert (own.status_code, listed.status_code, other.status_code) == (201, 201, 403)
+    # Behind a TLS proxy the request reaches the app as http://internal-host, but the chat's origin is the public one.
+    public = site | {"Origin": "http://127.0.0.1:8000"}
+    published = client.post("/v1/conversations", json={"visitor_id": "v"}, headers=public, base_url="http://10.0.0.7")
+    assert published.status_code == 201
 
 
 def test_the_demo_store_is_there_only_when_the_operator_gives_it_a_key(client):
@@ -90,6 +98,7 @@ def demo(settings):
     holder, secret = keys.create(uow=services.uow(), role="site", name="demo")
     items.put(uow=services.uow(), item_id="sku-1", title="Lumen <b>Laptop</b>", price="10", currency="EUR",
               category="laptops")  # fmt: skip
+    customers.put(uow=services.uow(), customer_id="c-7")
     services.close()
     served = bootstrap(replace(settings, demo_site_key=secret))
     yield create_app(services=served).test_client(), secret, holder.identity_secret
@@ -103,6 +112,8 @@ def test_the_demo_store_carries_the_widget_and_signs_its_customer_in_as_a_store_
     assert f'data-key="{secret}"' in page.text
     assert 'src="/widget.js"' in page.text
     assert identity.sign(identity_secret, "c-7") in page.text
+    stranger = client.get("/demo?customer=c-unknown")  # the demo signs in only its own customers
+    assert '"identity": null' in stranger.text
     assert "Lumen &lt;b&gt;Laptop&lt;/b&gt;" in page.text  # the catalog's text as text
     product = client.get("/demo/items/sku-1")
     assert product.status_code == 200

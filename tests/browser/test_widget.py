@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from models import Conversation, Event
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
-from salesbot.catalog import items
+from salesbot.catalog import customers, items
 from salesbot.config import Settings
 from salesbot.inbox import reps
 from salesbot.offers import offers
@@ -66,6 +66,7 @@ def store(tmp_path_factory):
                           category="laptops", attributes=pages)  # fmt: skip
             items.put(uow=services.uow(), item_id="mug-1", title="Coffee Mug", price="9.00", currency="EUR",
                       category="kitchen")  # fmt: skip
+            customers.put(uow=services.uow(), customer_id="cust-1")
             offers.create(uow=services.uow(), changed_by=None, name="Welcome deal", kind="percent", value=10.0,
                           code="WELCOME10", terms="On your first order.")  # fmt: skip
             site, made["site_key"] = keys.create(uow=services.uow(), role="site", name="demo widget")
@@ -261,7 +262,7 @@ def test_the_chat_is_framed_only_by_allowed_origins(store):
 def test_a_marketer_s_trigger_nudges_once_and_opens_the_chat(store, watched):
     page = watched
     page.goto(f"{store.page_url}?category=laptops")
-    nudge = page.locator("#salesbot-widget .nudge span")
+    nudge = page.locator("#salesbot-widget .nudge .say")
     expect(nudge).to_have_text("Choosing a laptop? I can help you compare.", timeout=WITHIN)
     nudge.click()
     expect(chat(page).locator(".line.bot").first).to_be_visible(timeout=WITHIN)
@@ -327,3 +328,41 @@ def test_keyboard_language_and_small_screens(store, browser):
         expect(launch).to_have_attribute("aria-expanded", "false")
     finally:
         context.close()
+
+
+def test_a_signed_in_customer_s_conversation_is_not_resumed_by_whoever_uses_the_computer_next(store, watched):
+    page = watched
+    frame = open_widget(page, f"{store.page_url}?customer=cust-1")
+    say(frame, "I need a laptop, this is private", bot_lines_before=1)
+    frame = open_widget(page, store.page_url)  # signed out: the next person at this computer
+    expect(frame.locator(".line.visitor")).to_have_count(0)
+    frame = open_widget(page, f"{store.page_url}?customer=cust-1")  # the customer again: theirs is back
+    expect(frame.locator(".line.visitor")).to_contain_text(["I need a laptop, this is private"], timeout=WITHIN)
+    started = stored(store, select(Conversation).where(Conversation.customer_id == "cust-1"))
+    assert len(started) == 1
+
+
+def test_a_conversation_closed_elsewhere_asks_for_a_rating_at_once(store, watched):
+    page = watched
+    page.add_init_script("window.__conversations = []")
+    page.goto(store.page_url)
+    page.evaluate("salesbot('on', 'conversation', d => window.__conversations.push(d.conversation_id))")
+    page.locator("#salesbot-widget .launch").click()
+    frame = chat(page)
+    expect(frame.locator(".line.bot").first).to_be_visible(timeout=WITHIN)
+    conversation_id = page.evaluate("window.__conversations[0]")
+    as_shop(store, "POST", f"/v1/conversations/{conversation_id}/close")  # the store's server ends it
+    expect(frame.locator(".csat")).to_be_visible(timeout=WITHIN)
+    expect(frame.locator(".system.ended")).to_have_count(1)
+
+
+def test_the_stream_is_read_whatever_line_endings_a_proxy_gives_it(store, watched):
+    page = watched
+    line = {"seq": 2, "author": "rep", "text": "Hello through a CRLF proxy", "rep": {"name": "Anna"}, "items": [],
+            "offer": None, "quick_replies": [], "event": None, "at": None}  # fmt: skip
+    body = f"retry: 1000\r\n: heartbeat\r\n\r\nid: 2\r\nevent: message\r\ndata: {json.dumps(line)}\r\n\r\n"
+    page.route("**/stream", lambda route: route.fulfill(status=200, body=body,
+                                                        headers={"Content-Type": "text/event-stream"}))  # fmt: skip
+    frame = open_widget(page, store.page_url)
+    expect(frame.locator(".line.rep")).to_contain_text("Hello through a CRLF proxy", timeout=WITHIN)
+    expect(frame.locator(".line.rep")).to_have_count(1)  # and only once, though the stream is read again

@@ -14,6 +14,8 @@
   var visitor = { visitor_id: null, identity: null, page: {} };
   var conv = null;        // {id, token, seq, status}: the conversation shown
   var begun = false;      // a conversation is being started or resumed
+  var attempt = 0;        // which start or resume is current: a late answer to an older one is ignored
+  var polls = 0;
   var following = null;   // the open stream's AbortController
   var failures = 0, poller = null, generation = 0;
   var pending = [];       // the visitor's lines sent but not yet read back: [{text, node}]
@@ -71,7 +73,7 @@
   // The conversation is kept by the loader, in the store's own storage: a browser that blocks third-party storage
   // (this frame's, on another site than the store's) still resumes it after a reload.
   function remember() {
-    visitor.saved = conv ? { id: conv.id, token: conv.token, seq: conv.seq } : null;
+    visitor.saved = conv ? { id: conv.id, token: conv.token, seq: conv.seq, customer_id: conv.customer } : null;
     tell("remember", visitor.saved);
   }
 
@@ -81,15 +83,16 @@
   function begin() {
     if (begun) return;
     begun = true;
-    var saved = recalled();
-    (saved && saved.id && saved.token ? resume(saved) : start()).then(offline(false), function (error) {
+    var saved = recalled(), mine = ++attempt;
+    (saved && saved.id && saved.token ? resume(saved, mine) : start(mine)).then(offline(false), function (error) {
+      if (mine !== attempt) return;
       begun = false;
       if (error && error.status === 0) offline(true)();
       else show(T.offline);
     });
   }
 
-  function start() {
+  function start(mine) {
     var body = { visitor_id: visitor.visitor_id, channel: "web", page: pageFacts() };
     var identity = visitor.identity;
     if (identity && identity.customer_id) body.customer_id = identity.customer_id;
@@ -101,19 +104,24 @@
       delete body.customer_id;
       return call("POST", "/v1/conversations", body);
     }).then(function (started) {
-      conv = { id: started.conversation_id, token: started.conversation_token, seq: 0, status: "open" };
+      if (mine !== attempt) return;  // the visitor started over meanwhile
+      conv = { id: started.conversation_id, token: started.conversation_token, seq: 0, status: "open",
+               customer: body.customer_id || null };
       remember();
       tell("conversation", { conversation_id: conv.id });
       return catchUp().then(follow);
     });
   }
 
-  function resume(saved) {
-    conv = { id: saved.id, token: saved.token, seq: 0, status: "open" };
+  function resume(saved, mine) {
+    conv = { id: saved.id, token: saved.token, seq: 0, status: "open", customer: saved.customer_id || null };
+    var resumed = conv;
     return call("GET", "/v1/conversations/" + encodeURIComponent(conv.id)).then(function (transcript) {
+      if (conv !== resumed) return;
       conv.status = transcript.status;
       conv.rated = transcript.csat !== null;
       return catchUp().then(function () {
+        if (conv !== resumed) return;
         if (conv.status === "closed") closed();
         else follow();
       });
@@ -121,7 +129,7 @@
       if (error.status !== 403 && error.status !== 404) throw error;
       conv = null;  // gone or not ours any more: a new one
       remember();
-      return start();
+      return start(mine);
     });
   }
 
@@ -140,8 +148,9 @@
 
   function end() {
     if (!conv || conv.status === "closed") return;
+    var ending = conv;
     call("POST", "/v1/conversations/" + encodeURIComponent(conv.id) + "/close").then(function () {
-      closed();
+      if (conv === ending) closed();
     }, failedWith);
   }
 
@@ -157,7 +166,10 @@
     if (!conv) return Promise.resolve();
     var asked = conv.id;
     return call("GET", "/v1/conversations/" + encodeURIComponent(asked) + "/messages?after=" + conv.seq)
-      .then(function (lines) { if (conv && conv.id === asked) lines.forEach(render); });
+      .then(function (lines) {
+        if (conv && conv.id === asked) lines.forEach(render);
+        if (conv && conv.id === asked) conv.live = true;  // from here on, lines are news to the store's page
+      });
   }
 
   function follow() {
@@ -189,7 +201,8 @@
     var decoder = new TextDecoder(), buffer = "";
     return reader.read().then(function next(chunk) {
       if (chunk.done) return;
-      buffer += decoder.decode(chunk.value, { stream: true });
+      // Lines may end in CRLF or CR (a proxy may rewrite them); a CR at a chunk's end waits for what follows.
+      buffer = (buffer + decoder.decode(chunk.value, { stream: true })).replace(/\r\n|\r(?=.)/g, "\n");
       var frames = buffer.split("\n\n");
       buffer = frames.pop();
       frames.forEach(function (frame) {
@@ -206,8 +219,16 @@
 
   function poll() {
     if (poller) return;
+    polls = 0;
     poller = setInterval(function () {
-      catchUp().then(offline(false), function (error) { if (error.status === 0) offline(true)(); });
+      polls += 1;
+      catchUp().then(function () {
+        offline(false)();
+        if (polls % 20 === 0) { stopFollowing(); follow(); }  // every minute, see whether the stream works again
+      }, function (error) {
+        if (error.status === 0) return offline(true)();
+        if (error.status === 401 || error.status === 403 || error.status === 404) stopFollowing();  // not ours
+      });
     }, POLL_MS);
   }
 
@@ -231,17 +252,25 @@
     if (line.items && line.items.length) bubble.after(cards(line.items));
     if (line.offer) log.appendChild(offerCard(line.offer));
     if (line.author === "bot") quickReplies(line.quick_replies || []);
-    tell("message", { author: line.author, text: line.text, seq: line.seq });
+    if (conv.live) tell("message", { author: line.author, text: line.text, seq: line.seq });
   }
 
+  // The visitor's lines come back in the order they were sent: the oldest bubble still waiting is this one (the
+  // server may have tidied its text, so it is shown as stored). One whose answer was lost is found by its text.
   function settle(line) {
-    var waiting = pending.findIndex(function (p) { return p.text === line.text; });
-    if (waiting >= 0) {
-      pending[waiting].node.classList.remove("pending");
-      pending.splice(waiting, 1);
-    } else {
-      say("visitor", line.text, T.you);
+    var waiting = pending.shift();
+    if (!waiting) {
+      var failed = Array.prototype.find.call(log.querySelectorAll(".line.visitor.failed"), function (node) {
+        return node.querySelector(".text").textContent === line.text;
+      });
+      if (!failed) return say("visitor", line.text, T.you);
+      waiting = { node: failed };
+      failed.classList.remove("failed");
+      var status = failed.querySelector(".status");
+      if (status) status.remove();
     }
+    waiting.node.classList.remove("pending");
+    waiting.node.querySelector(".text").textContent = line.text;
   }
 
   function note(line) {
@@ -249,7 +278,7 @@
     if (event === "joined") text = T.joined.replace("{name}", (line.rep && line.rep.name) || "");
     else if (event && T[event]) text = T[event];
     if (event === "joined" || event === "closed") queueNotice(null);
-    var p = element("p", "system", text);
+    var p = element("p", event === "closed" ? "system ended" : "system", text);
     log.appendChild(p);
     scrolled();
     if (event === "closed") closed();
@@ -390,7 +419,7 @@
     choices.forEach(function (choice) {
       var button = element("button", "reply", choice);
       button.type = "button";
-      button.addEventListener("click", function () { send(choice); });
+      button.addEventListener("click", function () { send(choice); input.focus(); });
       replies.appendChild(button);
     });
   }
@@ -417,6 +446,7 @@
         if (notice.dataset.offline) { show(null); delete notice.dataset.offline; }
         return;
       }
+      if (notice.dataset.offline) return;  // said once: no new announcement, the focused Retry button stays
       var retry = element("button", "retry", T.retry);
       retry.type = "button";
       retry.addEventListener("click", function () {
@@ -458,13 +488,16 @@
     pending.push(mine);
     typing.hidden = false;
     scrolled();
+    var talking = conv;
     call("POST", "/v1/conversations/" + encodeURIComponent(conv.id) + "/messages", { text: text })
       .then(function (turn) {
+        if (conv !== talking) return;  // the visitor started a new conversation meanwhile
         conv.status = turn.conversation_status;
         queueNotice(turn.queue);
         return catchUp();
       })
       .then(function () { offline(false)(); }, function (error) {
+        if (conv !== talking) return;
         var at = pending.indexOf(mine);
         if (at >= 0) pending.splice(at, 1);
         bubble.classList.add("failed");

@@ -2,7 +2,8 @@
      <script async src="https://bot.example.com/widget.js" data-key="pk_live_..." data-locale="de"></script>
    It draws a launcher in a shadow root and frames the chat (served by salesbot) only when it is opened or when a
    proactive trigger fires. The page talks to it with salesbot(command, ...): identify, page, track, open, close, on.
-   Options: data-locale (en, de, fr, es), data-color (#hex), data-position (right, left). */
+   Options: data-locale (en, de, fr, es), data-color (#hex), data-position (right, left). The file changes when
+   salesbot is upgraded, so do not pin it with a Subresource Integrity hash. */
 (function (w, d) {
   "use strict";
   var me = d.currentScript || d.querySelector("script[src*='widget.js'][data-key]");
@@ -44,11 +45,13 @@
     ".panel[hidden],.nudge[hidden]{display:none}iframe{width:100%;height:100%;border:0}" +
     ".nudge{position:fixed;bottom:88px;" + side + ":20px;max-width:280px;padding:12px 34px 12px 14px;" +
     "border-radius:12px;background:#fff;color:#1b1f24;font:14px/1.4 system-ui,sans-serif;cursor:pointer;" +
-    "box-shadow:0 6px 20px rgba(0,0,0,.25);z-index:2147483000}.nudge button{position:absolute;top:4px;right:4px;" +
-    "border:0;background:none;font-size:16px;cursor:pointer}" +
+    "box-shadow:0 6px 20px rgba(0,0,0,.25);z-index:2147483000}.nudge .say{all:unset;cursor:pointer}" +
+    ".nudge .dismiss{position:absolute;top:4px;right:4px;border:0;background:none;font-size:16px;cursor:pointer}" +
+    ".nudge button:focus-visible{outline:3px solid #ffbf47}" +
     "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;border-radius:0}}";
   root.innerHTML =
-    "<div class='nudge' role='status' hidden><span></span><button type='button'>\u2715</button></div>" +
+    "<div class='nudge' role='status' hidden><button type='button' class='say'></button>" +
+    "<button type='button' class='dismiss'>\u2715</button></div>" +
     "<div class='panel' id='salesbot-panel' hidden></div>" +
     "<button class='launch' type='button' aria-controls='salesbot-panel' aria-expanded='false'>\uD83D\uDCAC</button>";
   style(css);
@@ -67,11 +70,11 @@
   var launch = root.querySelector(".launch"), panel = root.querySelector(".panel");
   nudge = root.querySelector(".nudge");
   launch.setAttribute("aria-label", words[0]);
-  nudge.querySelector("button").setAttribute("aria-label", words[2]);
+  nudge.querySelector(".dismiss").setAttribute("aria-label", words[2]);
   launch.addEventListener("click", function () { state.open ? close() : open(); });
   nudge.addEventListener("click", function (e) {
     nudge.hidden = true;
-    if (e.target.tagName !== "BUTTON") open();
+    if (e.target.classList.contains("say")) open();
   });
 
   function mount() { if (!host.isConnected) d.body.appendChild(host); }
@@ -115,6 +118,16 @@
     emit("close");
   }
 
+  // Each person's conversation is kept apart: on a shared computer the next visitor (or the customer who signed out)
+  // starts a new one, and the customer finds theirs again after signing back in.
+  function slot(customerId) { return "conversation:" + key + ":" + (customerId || ""); }
+
+  function resumable() {
+    var saved = stored(slot(state.identity && state.identity.customer_id));
+    var who = (state.identity && state.identity.customer_id) || null;
+    return saved && (saved.customer_id || null) === who ? saved : null;
+  }
+
   function emit(name, data) {
     (state.on[name] || []).forEach(function (fn) {
       try { fn(data); } catch (e) { setTimeout(function () { throw e; }); }
@@ -127,12 +140,13 @@
     if (type === "ready") {
       state.ready = true;
       post("init", { visitor_id: visitorId, identity: state.identity, page: state.page, open: state.open,
-                     conversation: stored("conversation:" + key) });
+                     conversation: resumable() });
       if (state.open) frame.focus();
     } else if (type === "close") {
       close();
     } else if (type === "remember") {
-      stored("conversation:" + key, e.data.data);
+      var kept = e.data.data;
+      stored(slot(kept ? kept.customer_id : state.identity && state.identity.customer_id), kept);
     } else {
       emit(type, e.data.data);
     }
@@ -200,7 +214,7 @@
     var seen = stored("trigger:" + t.trigger_id) || { shows: 0, at: 0 };
     if (seen.shows >= t.max_shows || Date.now() - seen.at < t.hours_between * 3600000) return;
     stored("trigger:" + t.trigger_id, { shows: seen.shows + 1, at: Date.now() });
-    nudge.querySelector("span").textContent = t.message;
+    nudge.querySelector(".say").textContent = t.message;
     nudge.hidden = false;
     load();  // the chat is ready the moment the visitor answers the nudge
     emit("proactive", { trigger_id: t.trigger_id, kind: t.kind });
