@@ -23,6 +23,7 @@ from api import (
     health,
     inbox,
     leads,
+    metrics,
     offers,
     recommender,
     requests,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
     app.extensions["salesbot"] = services
     if services.settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies)  # type: ignore[method-assign]
+    metrics.install(app)  # first: its clock spans the other hooks
     requests.install(app)
     access.install(app)
     bodies.install(app)  # after the rate limiter, so floods of bad requests are counted too

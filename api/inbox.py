@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from api.access import requires
 from api.wiring import salesbot, uow
+from salesbot import metrics
 from salesbot.access.roles import Role
 from salesbot.conversation import lines
 from salesbot.errors import PermissionDenied
@@ -208,6 +209,7 @@ def stream(services, read_after, *, channels, after: int) -> Response:  # type: 
     """A Server-Sent Events response following `read_after` (see `streams.follow`)."""
     frames = streams.follow(read_after=read_after, channels=channels, notices=services.notices, after=after,
                             max_seconds=STREAM_SECONDS, stop=services.stopping.is_set)  # fmt: skip
+    frames = metrics.open_stream(frames, kind=channels[0].partition(":")[0])  # `conversation`, never its id
     response = Response(stream_with_context(frames), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # proxies must not hold the stream back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -139,6 +140,10 @@ class Settings:
         default=(),
         metadata={"help": "CIDRs webhooks may reach although private or loopback (plain http is allowed only there)"},
     )
+    metrics_allow_networks: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "CIDRs that may read /metrics (others get 403); anyone when empty, as scrapers expect"},
+    )
     webhook_timeout_seconds: float = field(
         default=15.0, metadata={"help": "A receiver must answer 2xx within this long for a delivery to count"}
     )
@@ -218,6 +223,11 @@ class Settings:
             raise InvalidInput.for_field("SALESBOT_LIVE_UPDATES", "must be `auto`, `postgres`, `redis` or `poll`")
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
+        for cidr in self.metrics_allow_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise InvalidInput.for_field("SALESBOT_METRICS_ALLOW_NETWORKS", str(exc)) from exc
 
     @property
     def artifacts(self) -> Path | None:

@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,9 @@ import click
 from tabulate import tabulate
 from tqdm import tqdm
 
-from salesbot import __version__, schema, upkeep
+from salesbot import __version__, metrics, schema, upkeep
 from salesbot.catalog import demo, imports
+from salesbot.cli import gunicorn_config
 from salesbot.cli.context import Command, services, when
 from salesbot.cli.experiments import experiments_group
 from salesbot.cli.keys import keys_group
@@ -341,8 +343,13 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     # gunicorn's own limit answers long URLs with an HTML page; the app refuses them as problem+json instead.
     argv += ["--limit-request-line", "0"]
     argv += ["--reload"] if reload else []
+    # The config holds the hooks that keep /metrics right as workers come and go.
+    argv += ["--config", gunicorn_config.__file__]
     # Every worker must sign the console's session cookies alike: one secret per start unless the operator set one.
     os.environ.setdefault("SALESBOT_SESSION_SECRET", secrets.token_hex(32))
+    # Every worker writes its metrics into one directory /metrics sums; a fresh one per start, as the client needs.
+    if not os.environ.get(metrics.MULTIPROCESS_DIR):
+        os.environ[metrics.MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix=gunicorn_config.MADE_BY_SERVE)
     os.execv(sys.executable, [*argv, "api:create_app()"])
 
 

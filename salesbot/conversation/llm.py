@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import openai
 
+from salesbot import metrics
 from salesbot.config import Settings
 from salesbot.conversation.brains import INTENTS, Context, Decision, Product
 from salesbot.conversation.embeddings import EmbeddingsUnavailable, unit_rows
@@ -87,7 +88,8 @@ class ServerEmbeddings:
         vectors = []
         for start in range(0, len(texts), 256):  # servers cap inputs per request
             try:
-                answer = self._client.embeddings.create(model=self.name, input=list(texts[start : start + 256]))
+                with metrics.llm_call("embeddings"):
+                    answer = self._client.embeddings.create(model=self.name, input=list(texts[start : start + 256]))
             except openai.OpenAIError as exc:
                 raise EmbeddingsUnavailable(f"{type(exc).__name__}: {exc}") from exc
             vectors += [row.embedding for row in sorted(answer.data, key=lambda row: row.index)]
@@ -124,13 +126,14 @@ class LLMBrain:
 
     def decide(self, context: Context) -> Decision:
         try:
-            answer = self._client.chat.completions.create(
-                model=context.llm_model or self._model,
-                messages=prompt(context),
-                response_format={"type": "json_schema", "json_schema": ANSWER_SCHEMA},
-                temperature=0.3,
-                max_tokens=500,
-            )
+            with metrics.llm_call("turn"):
+                answer = self._client.chat.completions.create(
+                    model=context.llm_model or self._model,
+                    messages=prompt(context),
+                    response_format={"type": "json_schema", "json_schema": ANSWER_SCHEMA},
+                    temperature=0.3,
+                    max_tokens=500,
+                )
         except openai.OpenAIError as exc:  # timeouts, connection errors, 4xx/5xx after the SDK's retries
             raise BrainFailed(f"{type(exc).__name__}: {exc}") from exc
         return _decision(answer)
@@ -139,14 +142,15 @@ class LLMBrain:
         """Three short lines for the rep taking over: what the visitor wants, where the talk stands, what to do
         next. The transcript travels as data; the lines are shown to the rep as plain text."""
         try:
-            answer = self._client.chat.completions.create(
-                model=self._model,
-                messages=[{"role": "system", "content": SUMMARY_INSTRUCTIONS},
-                          {"role": "user", "content": json.dumps({"untrusted_transcript": said[-30:]})}],
-                response_format={"type": "json_schema", "json_schema": SUMMARY_SCHEMA},
-                temperature=0.2,
-                max_tokens=200,
-            )  # fmt: skip
+            with metrics.llm_call("summary"):
+                answer = self._client.chat.completions.create(
+                    model=self._model,
+                    messages=[{"role": "system", "content": SUMMARY_INSTRUCTIONS},
+                              {"role": "user", "content": json.dumps({"untrusted_transcript": said[-30:]})}],
+                    response_format={"type": "json_schema", "json_schema": SUMMARY_SCHEMA},
+                    temperature=0.2,
+                    max_tokens=200,
+                )  # fmt: skip
             lines = json.loads(answer.choices[0].message.content or "")["lines"]
         except (openai.OpenAIError, json.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
             raise BrainFailed(f"no summary: {type(exc).__name__}: {exc}") from exc

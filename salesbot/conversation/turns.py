@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from models import Conversation, Lead, Message
 from models.base import utcnow
+from salesbot import metrics
 from salesbot.config import Settings
 from salesbot.conversation import answers, guard, intents, lines, locales, money, offering, products, settling
 from salesbot.conversation.brains import Brain, Context, Decision, Product, Turn
@@ -134,6 +135,7 @@ class Conversations(Records):
         if state in handoffs.WITH_A_PERSON:
             return self._to_person(conversation_id, text)
         turning = self._think(conversation_id, text)
+        metrics.turn_answered(turning.brain)
         answer = self._write(turning, text, latency_ms=(time.perf_counter() - started) * 1000)
         self._tell(conversation_id, handed_off=answer.get("queue") is not None)  # queued for a person just now
         return answer
@@ -303,17 +305,20 @@ class Conversations(Records):
         if self._llm is None:
             return self._rules_decision(context), "rules", ()
         if conversation.tokens_used >= self.settings.llm_token_budget:
+            metrics.fell_back("budget")
             return self._rules_decision(context), "rules", ("token budget spent",)
         try:
             decision = self._llm.decide(context)
             verdict = guard.check(decision, context, instructions=INSTRUCTIONS)
         except Exception as failure:  # BrainFailed, or an answer odd enough to trip the guard itself
             log.warning("conversation %s: the LLM failed (%s); the rules brain answers", conversation.id, failure)
+            metrics.fell_back("error")
             return self._rules_decision(context), "rules", (str(failure),)
         if verdict.problems:
             log.warning("conversation %s: the LLM's decision was corrected: %s", conversation.id, verdict.problems)
         if verdict.safe:
             return verdict.decision, "llm", verdict.problems
+        metrics.fell_back("unsafe")
         spent = {"prompt_tokens": decision.prompt_tokens, "completion_tokens": decision.completion_tokens}
         return replace(self._rules_decision(context), **spent), "rules", verdict.problems
 
