@@ -13,10 +13,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import salesbot
 from api import (
     access,
+    analytics,
     bodies,
     catalog,
     console,
     conversation,
+    dashboard,
     demo,
     errors,
     experiments,
@@ -51,6 +53,7 @@ BLUEPRINTS = (
     inbox.blp,
     leads.blp,
     widget.triggers,
+    analytics.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None, *, services: Salesbot | None = 
     app.register_blueprint(console.blp)  # pages for people, outside the API document
     app.register_blueprint(widget.pages)
     app.register_blueprint(demo.blp)
+    app.register_blueprint(dashboard.blp)
     errors.register(app)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     return app

@@ -28,7 +28,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-WRONG_KEY = "That key did not sign you in. Check that you pasted your whole rep key and try again."
+WRONG_KEY = "That key did not sign you in. Check that you pasted your whole key (a rep's, a marketer's or an admin's)."
+DASHBOARD_ROLES = frozenset({Role.MARKETER, Role.ADMIN})
 EXPIRED_FORM = "This sign-in form expired. Please enter your key again."
 
 
@@ -63,24 +64,29 @@ def inbox():  # type: ignore[no-untyped-def]
     """The console for a signed-in rep, else the sign-in form."""
     rep = _signed_in_rep()
     if rep is None:
-        return _sign_in_page()
+        holder = signed_in()
+        if holder is not None and holder.role in DASHBOARD_ROLES:
+            return redirect(url_for("dashboard.overview"), 303)  # a marketer's place is the dashboard
+        return sign_in_page()
     return render_template("console/inbox.html", rep=rep, csrf=session[CSRF_KEY])
 
 
 @blp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():  # type: ignore[no-untyped-def]
-    """A rep key that belongs to a rep starts a session: the key's id and a fresh CSRF token, nothing else."""
+    """A rep's key (for the inbox) or a marketer's or admin's (for the dashboard) starts a session: the key's id and a
+    fresh CSRF token, nothing else."""
     if request.method == "GET":
         return redirect(url_for("console.inbox"), 303)
     if not _same(request.form.get(FORM_FIELD), session.get(SIGN_IN_CSRF)):
-        return _sign_in_page(EXPIRED_FORM, 403)
-    holder = _rep_key(request.form.get("key", ""))
+        return sign_in_page(EXPIRED_FORM, 403)
+    holder = _console_key(request.form.get("key", ""))
     if holder is None:
-        return _sign_in_page(WRONG_KEY, 401)
+        return sign_in_page(WRONG_KEY, 401)
     session.clear()  # nothing from before signing in carries over, not even the sign-in form's token
     session[SESSION_KEY] = holder.key_id
     session[CSRF_KEY] = secrets.token_urlsafe(32)
-    return redirect(url_for("console.inbox"), 303)
+    home = "dashboard.overview" if holder.role in DASHBOARD_ROLES else "console.inbox"
+    return redirect(url_for(home), 303)
 
 
 @blp.route("/sign-out", methods=["POST"])
@@ -104,8 +110,9 @@ def _signed_in_rep():  # type: ignore[no-untyped-def]
     return reps.for_key(uow=uow(), key_id=holder.key_id)
 
 
-def _rep_key(secret: str) -> keys.KeyHolder | None:
-    """The holder of `secret` if it is a rep key that belongs to a rep; None for anything else, alike."""
+def _console_key(secret: str) -> keys.KeyHolder | None:
+    """The holder of `secret` if it is a rep key that belongs to a rep, or a marketer's or admin's key; None for
+    anything else, alike."""
     secret = secret.strip()
     if not secret or len(secret) > LONGEST_KEY:
         return None
@@ -113,12 +120,14 @@ def _rep_key(secret: str) -> keys.KeyHolder | None:
         holder = keys.authenticate(uow=uow(), secret=secret)
     except Unauthenticated:
         return None
+    if holder.role in DASHBOARD_ROLES:
+        return holder
     if holder.role is not Role.REP or reps.for_key(uow=uow(), key_id=holder.key_id) is None:
         return None
     return holder
 
 
-def _sign_in_page(problem: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def sign_in_page(problem: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     token = session.setdefault(SIGN_IN_CSRF, secrets.token_urlsafe(32))
     return render_template("console/sign_in.html", problem=problem, csrf=token), status
 

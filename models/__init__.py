@@ -1,6 +1,7 @@
 """The persistent data model: SQLAlchemy 2.0 declarative tables, nothing else."""
 
 from models.access import ApiKey
+from models.analytics import RecommendationCount
 from models.base import Base
 from models.catalog import Customer, Event, Item
 from models.conversation import Conversation, Faq, Message, QualificationSchema
@@ -46,6 +47,7 @@ __all__ = [
     "OfferCode",
     "OutboxEvent",
     "QualificationSchema",
+    "RecommendationCount",
     "Redemption",
     "Rep",
     "Trigger",

@@ -39,7 +39,10 @@ class QualificationSchema(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_status_updated_at", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
+        Index("ix_conversations_created_at", "created_at"),  # KPIs read conversations started in a window
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(EXTERNAL_ID, index=True)

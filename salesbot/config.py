@@ -98,6 +98,13 @@ class Settings:
     llm_max_retries: int = field(
         default=2, metadata={"help": "Retries of a failed LLM call (429 and 5xx, honouring Retry-After)"}
     )
+    llm_price_prompt: float = field(
+        default=0.0,
+        metadata={"help": "What the LLM costs per million prompt tokens, for the KPIs' cost estimate (0: not counted)"},
+    )
+    llm_price_completion: float = field(
+        default=0.0, metadata={"help": "What the LLM costs per million completion tokens, for the KPIs' cost estimate"}
+    )
     llm_token_budget: int = field(
         default=30_000,
         metadata={"help": "LLM tokens one conversation may use; past it, the rules brain answers"},

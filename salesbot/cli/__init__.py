@@ -22,6 +22,7 @@ from salesbot.cli import gunicorn_config
 from salesbot.cli.context import Command, services, when
 from salesbot.cli.experiments import experiments_group
 from salesbot.cli.keys import keys_group
+from salesbot.cli.kpis import kpis_command
 from salesbot.cli.reps import reps_group
 from salesbot.config import Settings
 from salesbot.recommender import pipeline, tuning, versions
@@ -42,6 +43,7 @@ def main() -> None:
 main.add_command(keys_group, "keys")
 main.add_command(reps_group, "reps")
 main.add_command(experiments_group, "experiments")
+main.add_command(kpis_command, "kpis")
 
 
 @main.group(cls=Command)

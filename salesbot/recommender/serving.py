@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,7 @@ class Recommender:
         self._loaded: Loaded | None = None
         self._checked_at = -np.inf
         self._lock = threading.Lock()
-        self._served: Counter[str] = Counter()  # answers per version since the last check
+        self._served: Counter[tuple[str | None, str]] = Counter()  # answers per version and strategy since the check
         self._restocking = False
         self._restocker: threading.Thread | None = None
 
@@ -159,7 +160,7 @@ class Recommender:
     def _flush_served(self) -> None:
         if self._served:
             served, self._served = dict(self._served), Counter()
-            versions.record_served(uow=self._uow(), counts=served)
+            versions.record_served(uow=self._uow(), counts=served, day=datetime.now(UTC).date())
 
     def _load(self, version_id: str | None) -> Loaded | None:
         if version_id is None:
@@ -362,8 +363,10 @@ class Recommender:
             if np.isfinite(shelf.prices[p])  # the filters already leave these out; never answer a price of NaN
         ]
         with self._lock:
-            self._served[model.version_id] += 1
-        return Recommendations(versions.recommendation_id(model.version_id), model.version_id, strategy, items)
+            self._served[model.version_id, strategy] += 1
+        return Recommendations(
+            versions.recommendation_id(model.version_id, strategy), model.version_id, strategy, items
+        )
 
     def _popular_without_model(self, *, n: int, filters: Filters) -> Recommendations:
         counts = func.count(Event.id).label("events")
@@ -389,7 +392,9 @@ class Recommender:
             )
             for r in rows
         ]
-        return Recommendations(versions.recommendation_id(None), None, "popular", items)
+        with self._lock:
+            self._served[None, "popular"] += 1
+        return Recommendations(versions.recommendation_id(None, "popular"), None, "popular", items)
 
     def _require_item(self, item_id: str) -> None:
         with self._uow() as uow:

@@ -9,18 +9,22 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
-from models import Event, ModelVersion
+from models import Event, ModelVersion, RecommendationCount
 from models.base import utcnow
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound, Unavailable
 from salesbot.recommender.training import Embeddings
+
+POPULAR = "popular"  # the version named in counts and ids when no model answered
 
 
 @dataclass(frozen=True)
@@ -189,19 +193,38 @@ def active_id(*, uow: UnitOfWork) -> str | None:
         return uow.session.scalar(select(ModelVersion.id).where(ModelVersion.is_active))
 
 
-def recommendation_id(version_id: str | None) -> str:
-    """Names the version it came from, so events that carry it can be credited to that version."""
-    return f"rec.{version_id or 'popular'}.{secrets.token_hex(8)}"
+def recommendation_id(version_id: str | None, strategy: str) -> str:
+    """Names the version and strategy it came from, so events that carry it can be credited to them."""
+    return f"rec.{version_id or POPULAR}.{strategy}.{secrets.token_hex(8)}"
 
 
-def record_served(*, uow: UnitOfWork, counts: dict[str, int]) -> None:
-    """Add to how many recommendation lists each version answered (kept in memory, written now and then)."""
+def record_served(*, uow: UnitOfWork, counts: dict[tuple[str | None, str], int], day: date) -> None:
+    """Add to how many recommendation lists each version (None: no model) and strategy answered (kept in memory,
+    written now and then): the version's total, and the day's count the KPIs read."""
     with uow:
-        for version_id, served in counts.items():
-            uow.session.execute(
-                update(ModelVersion).where(ModelVersion.id == version_id).values(served=ModelVersion.served + served)
-            )
+        for (version_id, strategy), served in counts.items():
+            if version_id is not None:
+                uow.session.execute(
+                    update(ModelVersion)
+                    .where(ModelVersion.id == version_id)
+                    .values(served=ModelVersion.served + served)
+                )
+            _count_day(uow.session, day=day, version=version_id or POPULAR, strategy=strategy, served=served)
         uow.commit()
+
+
+def _count_day(session: Session, *, day: date, version: str, strategy: str, served: int) -> None:
+    """One upsert: every process adds its own counts to the same row."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = {"day": day, "model_version": version, "strategy": strategy, "served": served}
+    statement = insert(RecommendationCount).values(**row)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "model_version", "strategy"],
+            set_={"served": RecommendationCount.served + statement.excluded.served},
+        )
+    )
 
 
 def online(*, uow: UnitOfWork, version_id: str) -> dict[str, float | int]:

@@ -1,0 +1,188 @@
+"""The outcome of each conversation started in a window: one row with how it went (bot only or handed off, how
+long people waited, rating, lead, purchases that followed, LLM use). The KPIs, their drill-downs and the CSV export
+read these rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from models import Conversation, Event, Experiment, ExperimentUnit, HandoffChange, Item, Lead, LeadChange, Message
+from salesbot.analytics.window import Window
+from salesbot.database import UnitOfWork
+
+REOPEN_WITHIN = timedelta(days=7)
+QUALIFIED = "qualified"
+COLUMNS = [
+    "conversation_id", "started_at", "period", "channel", "status", "closed_at", "brain", "bot_turns", "llm_turns",
+    "fallbacks", "handed_off", "handoff_reason", "human_wait_seconds", "first_human_response_seconds", "reopened",
+    "bot_resolved", "csat", "lead_status", "qualified", "purchased", "revenue", "prompt_tokens",
+    "completion_tokens", "arm",
+]  # fmt: skip
+
+
+def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataFrame:
+    """One row per conversation started in the window, in `COLUMNS`, oldest first."""
+    with uow:
+        session = uow.session
+        started = _frame(session, _started(window.start, window.end + REOPEN_WITHIN))
+        if started.empty:
+            return pd.DataFrame(columns=COLUMNS)
+        started["actor"] = np.where(started.customer_id.notna(), "c:" + started.customer_id.fillna(""),
+                                    "v:" + started.visitor_id.fillna(""))  # fmt: skip
+        started["reopened"] = _reopened(started)
+        rows = started[started.started_at < pd.Timestamp(window.end)].copy()
+        rows = rows.merge(_frame(session, _handoffs(window)), how="left", on="conversation_id")
+        rows = rows.merge(_frame(session, _turns(window, session)), how="left", on="conversation_id")
+        rows = rows.merge(_frame(session, _leads(window)), how="left", on="conversation_id")
+        rows = _with_purchases(rows, _frame(session, _purchases(window, purchase_days)), purchase_days)
+        rows["arm"] = rows.actor.map(_arms(session, window)).astype(object)
+    return _finished(rows, window)
+
+
+def _frame(session: Session, query: Select) -> pd.DataFrame:
+    result = session.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _started(start: Any, end: Any) -> Select:
+    return (
+        select(
+            Conversation.id.label("conversation_id"), Conversation.created_at.label("started_at"),
+            Conversation.channel, Conversation.status, Conversation.closed_at, Conversation.handoff_reason,
+            Conversation.csat, Conversation.customer_id, Conversation.visitor_id,
+        )
+        .where(Conversation.created_at >= start, Conversation.created_at < end)
+        .order_by(Conversation.created_at, Conversation.id)
+    )  # fmt: skip
+
+
+def _in_window(query: Select, window: Window, on: Any) -> Select:
+    return query.join(Conversation, Conversation.id == on).where(
+        Conversation.created_at >= window.start, Conversation.created_at < window.end
+    )
+
+
+def _handoffs(window: Window) -> Select:
+    first = lambda state: func.min(case((HandoffChange.to_state == state, HandoffChange.changed_at)))  # noqa: E731
+    query = select(
+        HandoffChange.conversation_id, first("queued").label("queued_at"), first("live").label("accepted_at")
+    )
+    return _in_window(query, window, HandoffChange.conversation_id).group_by(HandoffChange.conversation_id)
+
+
+def _turns(window: Window, session: Session) -> Select:
+    """Per conversation: the bot's turns, those the LLM wrote, fallbacks to the rules brain (a rules turn that
+    says why: the LLM failed, was unsafe or over budget), tokens, and the first rep line."""
+    count = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
+    bot = Message.author == "bot"
+    query = select(
+        Message.conversation_id,
+        count(bot).label("bot_turns"),
+        count(Message.brain == "llm").label("llm_turns"),
+        count(bot & (Message.brain == "rules") & (_corrections(session) > 0)).label("fallbacks"),
+        func.sum(func.coalesce(Message.prompt_tokens, 0)).label("prompt_tokens"),
+        func.sum(func.coalesce(Message.completion_tokens, 0)).label("completion_tokens"),
+        func.min(case((Message.author == "rep", Message.created_at))).label("first_rep_at"),
+    )
+    return _in_window(query, window, Message.conversation_id).group_by(Message.conversation_id)
+
+
+def _corrections(session: Session) -> Any:
+    """How many corrections a bot line lists in its details (JSON), in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.coalesce(func.jsonb_array_length(Message.details["corrections"]), 0)
+    return func.coalesce(func.json_array_length(Message.details, literal_column("'$.corrections'")), 0)
+
+
+def _leads(window: Window) -> Select:
+    ever = (
+        select(LeadChange.lead_id, func.max(case((LeadChange.to_status == QUALIFIED, 1), else_=0)).label("ever"))
+        .group_by(LeadChange.lead_id)
+        .subquery()
+    )
+    query = select(Lead.conversation_id, Lead.status.label("lead_status"), ever.c.ever.label("was_qualified")).join(
+        ever, ever.c.lead_id == Lead.id, isouter=True
+    )
+    return _in_window(query, window, Lead.conversation_id)
+
+
+def _purchases(window: Window, days: int) -> Select:
+    revenue = func.coalesce(Event.value, 1.0) * func.coalesce(Item.price, 0)
+    return (
+        select(Event.customer_id, Event.visitor_id, Event.occurred_at, revenue.label("revenue"))
+        .join(Item, Item.item_id == Event.item_id, isouter=True)
+        .where(Event.type == "purchase", Event.occurred_at >= window.start)
+        .where(Event.occurred_at < window.end + timedelta(days=days))
+    )
+
+
+def _reopened(started: pd.DataFrame) -> pd.Series:
+    """Closed, and the same customer or visitor started another conversation within 7 days of the closing."""
+    ordered = started.sort_values(["actor", "started_at"])
+    following = ordered.groupby("actor").started_at.shift(-1)
+    closed = pd.to_datetime(ordered.closed_at, utc=True)
+    gap = pd.to_datetime(following, utc=True) - closed
+    came_back = closed.notna() & gap.notna() & (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(REOPEN_WITHIN))
+    return came_back.reindex(started.index)
+
+
+def _with_purchases(rows: pd.DataFrame, bought: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Each purchase goes to the latest conversation of the same customer (or visitor) started before it and at
+    most `days` days earlier; a conversation gets its purchases' count and revenue."""
+    rows["purchases"], rows["revenue"] = 0, 0.0
+    if bought.empty:
+        return rows
+    bought = bought.assign(
+        actor=np.where(bought.customer_id.notna(), "c:" + bought.customer_id.fillna(""),
+                       "v:" + bought.visitor_id.fillna("")),
+        at=pd.to_datetime(bought.occurred_at, utc=True), revenue=bought.revenue.astype(float),
+    ).sort_values("at")  # fmt: skip
+    talks = rows[["conversation_id", "actor"]].assign(at=pd.to_datetime(rows.started_at, utc=True)).sort_values("at")
+    matched = pd.merge_asof(bought, talks, on="at", by="actor", direction="backward", tolerance=pd.Timedelta(days=days))
+    per = (
+        matched.dropna(subset=["conversation_id"])
+        .groupby("conversation_id")
+        .agg(purchases=("revenue", "size"), revenue=("revenue", "sum"))
+    )
+    rows = rows.drop(columns=["purchases", "revenue"]).merge(per, how="left", left_on="conversation_id",
+                                                             right_index=True)  # fmt: skip
+    rows["purchases"] = rows.purchases.fillna(0).astype(int)
+    rows["revenue"] = rows.revenue.fillna(0.0)
+    return rows
+
+
+def _arms(session: Session, window: Window) -> dict[str, str]:
+    """Each unit's experiment arm as "experiment: arm" (the earliest experiment it entered)."""
+    query = (
+        select(Experiment.name, ExperimentUnit.unit_id, ExperimentUnit.arm, Experiment.unit)
+        .join(Experiment, Experiment.id == ExperimentUnit.experiment_id)
+        .where(ExperimentUnit.first_exposed_at < window.end)
+        .order_by(ExperimentUnit.first_exposed_at.desc())
+    )
+    prefix = {"customer": "c:", "visitor": "v:"}
+    return {
+        f"{prefix.get(unit, 'v:')}{unit_id}": f"{name}: {arm}" for name, unit_id, arm, unit in session.execute(query)
+    }
+
+
+def _finished(rows: pd.DataFrame, window: Window) -> pd.DataFrame:
+    for name in ("started_at", "closed_at", "queued_at", "accepted_at", "first_rep_at"):
+        rows[name] = pd.to_datetime(rows[name], utc=True)
+    for name in ("bot_turns", "llm_turns", "fallbacks", "prompt_tokens", "completion_tokens"):
+        rows[name] = rows[name].fillna(0).astype(int)
+    rows["period"] = window.periods(rows.started_at)
+    rows["brain"] = np.where(rows.llm_turns > 0, "llm", np.where(rows.bot_turns > 0, "rules", "none"))
+    rows["handed_off"] = rows.queued_at.notna() | rows.handoff_reason.notna()
+    rows["human_wait_seconds"] = (rows.accepted_at - rows.queued_at).dt.total_seconds()
+    rows["first_human_response_seconds"] = (rows.first_rep_at - rows.queued_at).dt.total_seconds()
+    rows["reopened"] = rows.reopened.fillna(False).astype(bool)
+    rows["bot_resolved"] = (rows.status == "closed") & ~rows.handed_off & ~rows.reopened
+    rows["qualified"] = (rows.was_qualified.fillna(0) > 0) | (rows.lead_status == QUALIFIED)
+    rows["purchased"] = rows.purchases > 0
+    return rows[COLUMNS].reset_index(drop=True)

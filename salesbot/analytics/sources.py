@@ -1,0 +1,166 @@
+"""The rows behind the KPIs that are not one per conversation: the bot's reply times, recommendation lists and what
+shoppers did with them, offer exposures and redemptions, experiment units, LLM fallbacks and webhook deliveries.
+Each comes back as a frame with a `period` column and the slice columns it can be cut by."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Conversation,
+    Delivery,
+    Event,
+    Experiment,
+    ExperimentUnit,
+    Exposure,
+    Message,
+    OutboxEvent,
+    RecommendationCount,
+    Redemption,
+)
+from salesbot.analytics.outcomes import _corrections
+from salesbot.analytics.window import Window
+
+ANSWERED = ("click", "add_to_cart", "purchase")
+
+
+def frame(session: Session, query: Select) -> pd.DataFrame:
+    result = session.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def reply_times(session: Session, window: Window) -> pd.DataFrame:
+    """The server time of each bot line in conversations started in the window."""
+    query = (
+        select(Message.latency_ms, Message.brain, Conversation.created_at, Conversation.channel)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.created_at >= window.start, Conversation.created_at < window.end)
+        .where(Message.author == "bot", Message.latency_ms.is_not(None))
+    )
+    rows = frame(session, query)
+    rows["period"] = window.periods(rows.created_at) if len(rows) else pd.Series(dtype=str)
+    return rows
+
+
+def fallback_reasons(session: Session, window: Window) -> pd.Series:
+    """Why the rules brain answered for the LLM, per reason (its first words), most frequent first."""
+    query = (
+        select(Message.details)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.created_at >= window.start, Conversation.created_at < window.end)
+        .where(Message.author == "bot", Message.brain == "rules", _corrections(session) > 0)
+    )
+    reasons = [str((details or {}).get("corrections", ["?"])[0])[:80] for details in session.scalars(query)]
+    return pd.Series(reasons, dtype=object).value_counts()
+
+
+def recommendations(session: Session, window: Window) -> pd.DataFrame:
+    """Per day, model version and strategy: lists served, and the clicks, add-to-carts and purchases sent back with
+    their recommendation ids."""
+    served = frame(
+        session,
+        select(RecommendationCount.day, RecommendationCount.model_version, RecommendationCount.strategy,
+               RecommendationCount.served)
+        .where(RecommendationCount.day >= window.start.date(), RecommendationCount.day <= window.end.date()),
+    )  # fmt: skip
+    answered = frame(
+        session,
+        select(Event.recommendation_id, Event.type, func.date(Event.occurred_at).label("day"), func.count().label("n"))
+        .where(Event.recommendation_id.is_not(None), Event.type.in_(ANSWERED))
+        .where(Event.occurred_at >= window.start, Event.occurred_at < window.end)
+        .group_by(Event.recommendation_id, Event.type, func.date(Event.occurred_at)),
+    )  # fmt: skip
+    answered = _credited(answered)
+    keys = ["day", "model_version", "strategy"]
+    served["day"] = pd.to_datetime(served.day).dt.strftime("%Y-%m-%d") if len(served) else served.day
+    rows = served.merge(answered, how="outer", on=keys).fillna(
+        {"served": 0, **dict.fromkeys(ANSWERED, 0)}
+    )  # fmt: skip
+    rows["period"] = window.periods(pd.to_datetime(rows.day, utc=True)) if len(rows) else pd.Series(dtype=str)
+    rows["model_version"] = rows.model_version + " / " + rows.strategy if len(rows) else rows.model_version
+    return rows
+
+
+def _credited(answered: pd.DataFrame) -> pd.DataFrame:
+    """Events per day, version and strategy, read off their recommendation ids (`rec.<version>.<strategy>.<hex>`;
+    ids from before strategies were named say `unknown`)."""
+    columns = ["day", "model_version", "strategy", *ANSWERED]
+    if answered.empty:
+        return pd.DataFrame(columns=columns)
+    parts = answered.recommendation_id.str.split(".", expand=True).reindex(columns=range(4))
+    answered = answered.assign(
+        model_version=parts[1].fillna("unknown"),
+        strategy=parts[2].where(parts[3].notna(), "unknown").fillna("unknown"),
+        day=pd.to_datetime(answered.day).dt.strftime("%Y-%m-%d"),
+    )
+    table = answered.pivot_table(index=["day", "model_version", "strategy"], columns="type", values="n",
+                                 aggfunc="sum", fill_value=0)  # fmt: skip
+    return table.reindex(columns=list(ANSWERED), fill_value=0).reset_index()[columns]
+
+
+def exposures(session: Session, window: Window) -> pd.DataFrame:
+    """Offers shown in the window (control arms show none), with their experiment arm."""
+    query = (
+        select(Exposure.shown_at, Exposure.offer_id, Experiment.name, Exposure.arm)
+        .join(Experiment, Experiment.id == Exposure.experiment_id, isouter=True)
+        .where(Exposure.shown_at >= window.start, Exposure.shown_at < window.end)
+    )
+    return _armed(frame(session, query), "shown_at", window)
+
+
+def redemptions(session: Session, window: Window) -> pd.DataFrame:
+    query = select(Redemption.created_at, Redemption.discount, Redemption.order_value).where(
+        Redemption.created_at >= window.start, Redemption.created_at < window.end
+    )
+    rows = frame(session, query)
+    rows["period"] = window.periods(rows.created_at) if len(rows) else pd.Series(dtype=str)
+    rows["arm"] = None
+    return rows
+
+
+def units(session: Session, window: Window) -> pd.DataFrame:
+    """Experiment units first exposed in the window: what each bought and was given, by arm."""
+    query = (
+        select(ExperimentUnit.first_exposed_at, Experiment.name, ExperimentUnit.arm, ExperimentUnit.purchases,
+               ExperimentUnit.revenue, ExperimentUnit.discount)
+        .join(Experiment, Experiment.id == ExperimentUnit.experiment_id)
+        .where(ExperimentUnit.first_exposed_at >= window.start, ExperimentUnit.first_exposed_at < window.end)
+    )  # fmt: skip
+    return _armed(frame(session, query), "first_exposed_at", window)
+
+
+def _armed(rows: pd.DataFrame, moment: str, window: Window) -> pd.DataFrame:
+    rows["period"] = window.periods(rows[moment]) if len(rows) else pd.Series(dtype=str)
+    named = rows["name"].notna() if len(rows) else pd.Series(dtype=bool)
+    rows["arm"] = (rows["name"].astype(str) + ": " + rows["arm"].astype(str)).where(named) if len(rows) else None
+    return rows
+
+
+def deliveries(session: Session, window: Window) -> pd.DataFrame:
+    """Webhook deliveries of events written in the window: how each ended and how long after its event."""
+    query = (
+        select(Delivery.status, Delivery.updated_at, OutboxEvent.created_at)
+        .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .where(OutboxEvent.created_at >= window.start, OutboxEvent.created_at < window.end)
+    )
+    rows = frame(session, query)
+    if rows.empty:
+        return rows.assign(period=pd.Series(dtype=str), lag=pd.Series(dtype=float))
+    rows["period"] = window.periods(rows.created_at)
+    lag = pd.to_datetime(rows.updated_at, utc=True) - pd.to_datetime(rows.created_at, utc=True)
+    rows["lag"] = lag.dt.total_seconds().where(rows.status == "succeeded")
+    return rows
+
+
+def failed_waiting(session: Session) -> int:
+    """Deliveries that gave up and wait for someone to replay them, whenever they were written."""
+    return int(session.scalar(select(func.count()).where(Delivery.status == "failed")) or 0)
+
+
+def since(window: Window, days: int) -> Any:
+    return window.end + timedelta(days=days)
