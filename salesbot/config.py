@@ -185,6 +185,21 @@ class Settings:
         metadata={"help": "Signs the rep console's session cookies; `salesbot serve` makes one per start when unset "
                   "(all its workers share it; a restart signs reps out)"},
     )  # fmt: skip
+    retrain_after_events: int = field(
+        default=0,
+        metadata={"help": "`salesbot worker` retrains the recommender once this many new events arrived since the "
+                  "newest model (0: never for that reason); the new model serves only if it beats the active one"},
+    )  # fmt: skip
+    retrain_every_hours: float = field(
+        default=0.0,
+        metadata={"help": "`salesbot worker` also retrains after this many hours (0: never for that reason)"},
+    )
+    keep_model_versions: int = field(
+        default=5,
+        metadata={
+            "help": "Model versions whose artifacts are kept for rolling back; older ones are pruned (rows stay)"
+        },
+    )
     demo_site_key: str | None = field(
         default=None,
         metadata={"help": "A site key for the demo store at /demo, whose pages carry the chat widget; /demo answers "

@@ -43,10 +43,15 @@ class Plan:
     evaluate: bool = True  # False: no hold-out model (about half the time), and no metrics to compare
 
 
-def start(*, uow: Callable[[], UnitOfWork], plan: Plan, queued: bool = False) -> ModelVersion:
+def start(
+    *, uow: Callable[[], UnitOfWork], plan: Plan, queued: bool = False, activation: str | None = None,
+    reason: str | None = None,
+) -> ModelVersion:  # fmt: skip
     """The version row a training run fills in, made first so that callers can answer with its id; `queued`
-    leaves the run to whichever process claims it (the API's background thread or a worker)."""
+    leaves the run to whichever process claims it (the API's background thread or a worker), which activates it
+    afterwards when `activation` is "if-better" and it beats the active version."""
     params = plan.params.as_dict() | {"half_life_days": plan.half_life_days}
+    params |= {name: value for name, value in (("activation", activation), ("reason", reason)) if value}
     return versions.start(uow=uow(), params=params, status="queued" if queued else "training")
 
 
@@ -89,7 +94,10 @@ def take_jobs(
             continue
         log.info("training %s (claimed by this worker)", version.id)
         with contextlib.suppress(Exception):  # a failure is recorded on the version and logged by train()
-            run_job(uow=uow, version=version, weights=weights, artifacts=artifacts)
+            trained = run_job(uow=uow, version=version, weights=weights, artifacts=artifacts)
+            if (version.params or {}).get("activation") == "if-better":
+                served = activate_if_better(uow=uow, version=trained)
+                log.info("%s %s", trained.id, "now serves" if served else "is not better; the active version stays")
 
 
 def train(
