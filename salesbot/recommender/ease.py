@@ -16,6 +16,7 @@ from scipy import linalg, sparse
 from salesbot.errors import InvalidInput
 
 MAX_ITEMS = 20_000
+GRAM_BLOCK = 2_048  # columns of X^T X made at a time
 SYMMETRY_BLOCK = 1_024  # rows mirrored at a time, so no n x n index arrays
 
 
@@ -51,7 +52,7 @@ def fit(
     positions = most_active(matrix, params.max_items)
     kept = matrix[:, positions]
     on_step("gram")
-    gram = np.asarray((kept.T @ kept).toarray(), dtype=np.float32)
+    gram = _gram(kept)
     gram[np.diag_indices_from(gram)] += np.float32(params.l2)
     on_step("inverse")
     inverse = _symmetric_inverse(gram)  # overwrites gram
@@ -96,6 +97,16 @@ def _prepared(matrix: sparse.spmatrix, binary: bool) -> sparse.csr_matrix:
     if binary:
         matrix.data = (matrix.data > 0).astype(np.float32)
     return matrix
+
+
+def _gram(kept: sparse.csr_matrix) -> np.ndarray:
+    """X^T X as a dense float32 matrix, a block of columns at a time: a sparse product of the whole can hold
+    several times the dense result's memory when popular items co-occur with most others."""
+    gram = np.empty((kept.shape[1], kept.shape[1]), dtype=np.float32)
+    transposed, columns = kept.T.tocsr(), kept.tocsc()
+    for start in range(0, kept.shape[1], GRAM_BLOCK):
+        gram[:, start : start + GRAM_BLOCK] = (transposed @ columns[:, start : start + GRAM_BLOCK]).toarray()
+    return gram
 
 
 def _symmetric_inverse(gram: np.ndarray) -> np.ndarray:
