@@ -35,6 +35,8 @@ def behind(
     if slice_ is not None:
         if window.by is None:
             raise InvalidInput.for_field("slice", "say which slice with `by` too")
+        if window.by not in rows:
+            raise InvalidInput.for_field("by", "conversations are cut by channel, brain or arm")
         chosen = chosen[chosen[window.by].fillna("(none)").astype(str) == slice_]
     chosen = chosen.sort_values("started_at", ascending=False)
     page = chosen.iloc[offset : offset + limit]
@@ -47,7 +49,7 @@ def csv_lines(*, uow: UnitOfWork, window: Window, purchase_days: int) -> Iterato
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    yield out.getvalue()
+    yield "\ufeff" + out.getvalue()  # the byte-order mark tells spreadsheets the file is UTF-8
     for row in rows.to_dict("records"):
         out.seek(0)
         out.truncate()

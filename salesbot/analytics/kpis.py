@@ -50,7 +50,8 @@ KPIS = (
       "Conversations whose lead was qualified at some point; leads by status alongside.",
       "leads ever qualified", STARTED, "qualified"),
     K("lead_to_purchase_rate", "sales", "Lead to purchase", "rate",
-      "Conversations followed by a purchase of the same customer or visitor within `purchase_days` days.",
+      "Conversations (each one's lead) credited with a purchase of the same customer or visitor within "
+      "`purchase_days` days (see attributed_revenue for which conversation a purchase goes to).",
       "conversations followed by a purchase", STARTED, "purchased"),
     K("attributed_revenue", "sales", "Revenue after a conversation", "money",
       "Price times quantity of the purchases credited to a conversation (each purchase to the latest "
@@ -223,7 +224,8 @@ def _webhooks(sent: pd.DataFrame, window: Window, by: str | None, failed: int) -
         BY_NAME["webhook_success_rate"], sent, status == "succeeded", status.isin(["succeeded", "failed"]), window, by
     )
     success["breakdown"] = {"failed deliveries waiting for a replay": failed}
-    return [success, percentile(BY_NAME["webhook_lag_seconds_p95"], sent, _column(sent, "lag"), 0.95, window, by)]
+    lag = sent.lag if len(sent) else pd.Series(dtype=float)  # delivered ones only: the others have no lag
+    return [success, percentile(BY_NAME["webhook_lag_seconds_p95"], sent, lag, 0.95, window, by)]
 
 
 def _column(rows: pd.DataFrame, name: str) -> pd.Series:

@@ -30,19 +30,28 @@ def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataF
     """One row per conversation started in the window, in `COLUMNS`, oldest first."""
     with uow:
         session = uow.session
-        started = _frame(session, _started(window.start, window.end + REOPEN_WITHIN))
+        later = max(REOPEN_WITHIN, timedelta(days=purchase_days))  # who came back, and whose purchase is whose
+        started = _frame(session, _started(window.start, window.end + later))
         if started.empty:
             return pd.DataFrame(columns=COLUMNS)
         started["actor"] = np.where(started.customer_id.notna(), "c:" + started.customer_id.fillna(""),
                                     "v:" + started.visitor_id.fillna(""))  # fmt: skip
         started["reopened"] = _reopened(started)
-        rows = started[started.started_at < pd.Timestamp(window.end)].copy()
+        credits = _credits(started, _frame(session, _purchases(window, purchase_days)), purchase_days)
+        rows = started[_moments(started.started_at) < pd.Timestamp(window.end)].copy()
         rows = rows.merge(_frame(session, _handoffs(window)), how="left", on="conversation_id")
         rows = rows.merge(_frame(session, _turns(window, session)), how="left", on="conversation_id")
         rows = rows.merge(_frame(session, _leads(window)), how="left", on="conversation_id")
-        rows = _with_purchases(rows, _frame(session, _purchases(window, purchase_days)), purchase_days)
+        rows = rows.merge(credits, how="left", left_on="conversation_id", right_index=True)
+        rows["purchases"] = rows.purchases.fillna(0).astype(int)
+        rows["revenue"] = rows.revenue.fillna(0.0).astype(float)
         rows["arm"] = rows.actor.map(_arms(session, window)).astype(object)
     return _finished(rows, window)
+
+
+def _moments(values: pd.Series) -> pd.Series:
+    """Aware UTC times at one resolution (SQLite's strings and PostgreSQL's datetimes alike), so they can be merged."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
 
 
 def _frame(session: Session, query: Select) -> pd.DataFrame:
@@ -123,38 +132,36 @@ def _purchases(window: Window, days: int) -> Select:
 
 
 def _reopened(started: pd.DataFrame) -> pd.Series:
-    """Closed, and the same customer or visitor started another conversation within 7 days of the closing."""
-    ordered = started.sort_values(["actor", "started_at"])
-    following = ordered.groupby("actor").started_at.shift(-1)
-    closed = pd.to_datetime(ordered.closed_at, utc=True)
-    gap = pd.to_datetime(following, utc=True) - closed
-    came_back = closed.notna() & gap.notna() & (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(REOPEN_WITHIN))
-    return came_back.reindex(started.index)
+    """Closed, and the same customer or visitor started another conversation within 7 days after the closing (one
+    started while this one was still open does not count, nor hide a later one)."""
+    closed = started.assign(at=_moments(started.closed_at)).dropna(subset=["at"]).sort_values("at")
+    starts = started.assign(at=_moments(started.started_at), next_id=started.conversation_id)
+    starts = starts[["actor", "at", "next_id"]].sort_values("at")
+    found = pd.merge_asof(closed[["conversation_id", "actor", "at"]], starts, on="at", by="actor",
+                          direction="forward", tolerance=pd.Timedelta(REOPEN_WITHIN))  # fmt: skip
+    came_back = set(found.conversation_id[found.next_id.notna()])
+    return started.conversation_id.isin(came_back)
 
 
-def _with_purchases(rows: pd.DataFrame, bought: pd.DataFrame, days: int) -> pd.DataFrame:
+def _credits(started: pd.DataFrame, bought: pd.DataFrame, days: int) -> pd.DataFrame:
     """Each purchase goes to the latest conversation of the same customer (or visitor) started before it and at
-    most `days` days earlier; a conversation gets its purchases' count and revenue."""
-    rows["purchases"], rows["revenue"] = 0, 0.0
+    most `days` days earlier, whether or not that one started in the window; per conversation, the purchases' count
+    and revenue."""
     if bought.empty:
-        return rows
+        return pd.DataFrame(columns=["purchases", "revenue"])
     bought = bought.assign(
         actor=np.where(bought.customer_id.notna(), "c:" + bought.customer_id.fillna(""),
                        "v:" + bought.visitor_id.fillna("")),
-        at=pd.to_datetime(bought.occurred_at, utc=True), revenue=bought.revenue.astype(float),
+        at=_moments(bought.occurred_at), revenue=bought.revenue.astype(float),
     ).sort_values("at")  # fmt: skip
-    talks = rows[["conversation_id", "actor"]].assign(at=pd.to_datetime(rows.started_at, utc=True)).sort_values("at")
-    matched = pd.merge_asof(bought, talks, on="at", by="actor", direction="backward", tolerance=pd.Timedelta(days=days))
-    per = (
+    talks = started[["conversation_id", "actor"]].assign(at=_moments(started.started_at))
+    matched = pd.merge_asof(bought, talks.sort_values("at"), on="at", by="actor", direction="backward",
+                            tolerance=pd.Timedelta(days=days))  # fmt: skip
+    return (
         matched.dropna(subset=["conversation_id"])
         .groupby("conversation_id")
         .agg(purchases=("revenue", "size"), revenue=("revenue", "sum"))
     )
-    rows = rows.drop(columns=["purchases", "revenue"]).merge(per, how="left", left_on="conversation_id",
-                                                             right_index=True)  # fmt: skip
-    rows["purchases"] = rows.purchases.fillna(0).astype(int)
-    rows["revenue"] = rows.revenue.fillna(0.0)
-    return rows
 
 
 def _arms(session: Session, window: Window) -> dict[str, str]:
@@ -173,7 +180,7 @@ def _arms(session: Session, window: Window) -> dict[str, str]:
 
 def _finished(rows: pd.DataFrame, window: Window) -> pd.DataFrame:
     for name in ("started_at", "closed_at", "queued_at", "accepted_at", "first_rep_at"):
-        rows[name] = pd.to_datetime(rows[name], utc=True)
+        rows[name] = _moments(rows[name])
     for name in ("bot_turns", "llm_turns", "fallbacks", "prompt_tokens", "completion_tokens"):
         rows[name] = rows[name].fillna(0).astype(int)
     rows["period"] = window.periods(rows.started_at)

@@ -66,14 +66,15 @@ def recommendations(session: Session, window: Window) -> pd.DataFrame:
         session,
         select(RecommendationCount.day, RecommendationCount.model_version, RecommendationCount.strategy,
                RecommendationCount.served)
-        .where(RecommendationCount.day >= window.start.date(), RecommendationCount.day <= window.end.date()),
+        .where(RecommendationCount.day >= window.start.date(), RecommendationCount.day <= window.last_day),
     )  # fmt: skip
+    day = _utc_day(session, Event.occurred_at)
     answered = frame(
         session,
-        select(Event.recommendation_id, Event.type, func.date(Event.occurred_at).label("day"), func.count().label("n"))
+        select(Event.recommendation_id, Event.type, day.label("day"), func.count().label("n"))
         .where(Event.recommendation_id.is_not(None), Event.type.in_(ANSWERED))
         .where(Event.occurred_at >= window.start, Event.occurred_at < window.end)
-        .group_by(Event.recommendation_id, Event.type, func.date(Event.occurred_at)),
+        .group_by(Event.recommendation_id, Event.type, day),
     )  # fmt: skip
     answered = _credited(answered)
     keys = ["day", "model_version", "strategy"]
@@ -84,6 +85,13 @@ def recommendations(session: Session, window: Window) -> pd.DataFrame:
     rows["period"] = window.periods(pd.to_datetime(rows.day, utc=True)) if len(rows) else pd.Series(dtype=str)
     rows["model_version"] = rows.model_version + " / " + rows.strategy if len(rows) else rows.model_version
     return rows
+
+
+def _utc_day(session: Session, moment: Any) -> Any:
+    """The UTC day of a moment, whatever time zone the database session has (SQLite stores UTC text)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", moment))
+    return func.date(moment)
 
 
 def _credited(answered: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -48,6 +48,11 @@ class Window:
         if self.granularity == "week":
             days = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
         return days.dt.strftime("%Y-%m-%d")
+
+    @property
+    def last_day(self) -> date:
+        """The window's last day: the day before `end` when it ends at midnight."""
+        return (self.end - timedelta(microseconds=1)).date()
 
     @functools.cached_property
     def all_periods(self) -> list[str]:

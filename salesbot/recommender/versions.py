@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import secrets
 import tempfile
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import Event, ModelVersion, RecommendationCount
@@ -24,6 +26,7 @@ from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound, Unavailable
 from salesbot.recommender.training import Embeddings
 
+log = logging.getLogger("salesbot.recommender")
 POPULAR = "popular"  # the version named in counts and ids when no model answered
 
 
@@ -200,9 +203,19 @@ def recommendation_id(version_id: str | None, strategy: str) -> str:
 
 def record_served(*, uow: UnitOfWork, counts: dict[tuple[str | None, str], int], day: date) -> None:
     """Add to how many recommendation lists each version (None: no model) and strategy answered (kept in memory,
-    written now and then): the version's total, and the day's count the KPIs read."""
+    written now and then): the version's total, and the day's count the KPIs read. In one order, so that two
+    processes writing at once wait for each other instead of deadlocking; a failure is logged, never raised: a
+    count is not worth a shopper's failed request."""
+    try:
+        _record_served(uow, counts, day)
+    except SQLAlchemyError:
+        log.warning("could not record %s recommendation lists served; they go uncounted", sum(counts.values()),
+                    exc_info=True)  # fmt: skip
+
+
+def _record_served(uow: UnitOfWork, counts: dict[tuple[str | None, str], int], day: date) -> None:
     with uow:
-        for (version_id, strategy), served in counts.items():
+        for (version_id, strategy), served in sorted(counts.items(), key=lambda item: (item[0][0] or "", item[0][1])):
             if version_id is not None:
                 uow.session.execute(
                     update(ModelVersion)

@@ -155,7 +155,8 @@ def test_the_export_has_one_row_per_conversation_with_its_outcome(shop, day):
     assert answer.status_code == 200
     assert answer.mimetype == "text/csv"
     assert "attachment" in answer.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert answer.data.startswith("\ufeff".encode())  # spreadsheets read it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(answer.data.decode("utf-8-sig"))))
     assert sorted(row["conversation_id"] for row in rows) == sorted(day.started)
     by_id = {row["conversation_id"]: row for row in rows}
     assert by_id[day.handed_off[0]]["handed_off"] == "True"
@@ -172,5 +173,9 @@ def test_a_bad_window_or_an_unknown_kpi_is_a_clear_422_and_browsers_keys_cannot_
     assert unknown.status_code == 422
     assert "kpi" in str(unknown.json)
     assert marketer.get("/v1/kpis", query_string={"by": "weather"}).status_code == 422
+    uncut = {"kpi": "handoff_rate", "by": "model_version", "slice": "x"}  # conversations have no model version
+    assert marketer.get("/v1/kpis/conversations", query_string=uncut).json["errors"] == {
+        "by": ["conversations are cut by channel, brain or arm"]
+    }
     assert keyed_client(shop, "site").get("/v1/kpis").status_code == 403
     assert keyed_client(shop, "rep").get("/v1/kpis/conversations.csv").status_code == 403
