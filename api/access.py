@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from flask_cors import CORS
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
 from api.wiring import salesbot, uow
@@ -70,7 +72,7 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
         if holder is None:
             raise Unauthenticated("send your API key as `Authorization: Bearer <key>`")
     else:
-        holder = keys.authenticate(uow=uow(), secret=token)
+        holder = keys.authenticate(uow=uow(), secret=token, remember_for=keys.REMEMBERED_FOR)
     origin = request.headers.get("Origin")
     if holder.role is Role.SITE and origin and not _may_embed(origin):
         raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
@@ -274,6 +276,22 @@ def _retry_after_when_limited(response: Response) -> Response:
     return response
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-process counters, with expired windows swept once a second rather than every 10 ms: its sweeper
+    thread, started anew on most hits, cost more than the rest of a recommendation (bench/serving.py). A counter
+    whose window has passed is still dropped when it is next read, so every limit holds as before."""
+
+    STORAGE_SCHEME = ["salesbot-memory"]
+    SWEEP_EVERY = 1.0  # seconds
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (the parent's private hook, run on every hit)
+        if not self.timer.is_alive():
+            sweep = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+            self.timer = threading.Timer(self.SWEEP_EVERY, sweep)
+            self.timer.daemon = True  # a pending sweep must not hold the process at exit
+            self.timer.start()
+
+
 def install(app: Flask) -> Limiter:
     """CORS for the configured origins and the rate limiter (Redis-backed when configured)."""
     settings = app.extensions["salesbot"].settings
@@ -292,7 +310,7 @@ def install(app: Flask) -> Limiter:
         app=app,
         default_limits=[rate_limit],
         default_limits_exempt_when=_key_budget_in_view,
-        storage_uri=settings.redis_url or "memory://",
+        storage_uri=settings.redis_url or "salesbot-memory://",
         headers_enabled=True,
         # flask-limiter sets Retry-After on every response; park it where _retry_after_when_limited looks.
         header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},

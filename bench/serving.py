@@ -1,45 +1,89 @@
-"""How fast are recommendations served? 100,000 items and 100,000 customers, in process.
+"""How fast are recommendations served? 100,000 items and 100,000 customers, on SQLite or PostgreSQL.
 
-    python bench/serving.py [--items 100000] [--customers 100000] [--requests 300]
+    python bench/serving.py [--items 100000] [--customers 100000] [--requests 300] [--seconds 5] [--rounds 3]
+                            [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--no-http]
 
 Prints, each next to a baseline measured in the same run:
+  - where the time of `GET /v1/customers/{id}/recommendations` goes, stage by stage (authentication, the rate
+    limiter, the request hooks, query parsing, the model check, the history read, scoring, the JSON answer, and
+    Flask itself), timed inside the app as it answers real requests in process, next to `/healthz` through the
+    same app;
   - one customer's top-10 with filters and purchased-item exclusion through `Recommender.for_customer`
     (database reads included): p50 and p99, against the bare matrix product that scores one customer;
   - top-10 for many customers at once (block matrix products) against calling `LightFM.predict` per customer;
-  - under gunicorn (2 workers) with a load generator on loopback: requests/s of the recommendations endpoint
-    against `/healthz` of the same app, then p50/p99 when paced at half the recommendations endpoint's peak.
+  - under `salesbot serve --workers 2` (the production command) with a load generator on loopback: requests/s of
+    the recommendations endpoint against `/healthz` of the same workers, in alternating rounds, and their ratio;
+    then p50/p99 of recommendations paced at half their peak.
 The embeddings are random (speed does not depend on their values); the catalog and events are real rows.
+With --postgres, a scratch database is made on that server and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+import flask.json.provider
+import flask_limiter
+import marshmallow
 import numpy as np
 import pandas as pd
+import webargs.core
 from lightfm import LightFM
 from loopback import free_port, wait_for
 from scipy import sparse
+from sqlalchemy import create_engine, make_url, text
 from tabulate import tabulate
 
+import api
+from api import access, bodies, metrics, requests
 from salesbot import schema
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
 from salesbot.recommender import evaluation, pipeline, versions
-from salesbot.recommender.serving import Filters
+from salesbot.recommender.serving import Filters, Recommender
 from salesbot.recommender.training import Embeddings
 
 COMPONENTS = 64
+QUIET = {"SALESBOT_RATE_LIMIT": "100000000/minute", "SALESBOT_LOG_LEVEL": "WARNING", "SALESBOT_EMBEDDINGS": "off"}
+RECOMMENDATIONS = "/v1/customers/c-{n}/recommendations?n=10&max_price=300"
+FLASK = "Flask, werkzeug and the rest"
+# (where, attribute, stage): what each stage of a request is, by the functions the app calls for it.
+STAGES = (
+    (access, "_authorise", "authentication (key, role, origin)"),
+    (access, "act_for", "authentication (key, role, origin)"),
+    (flask_limiter.Limiter, "_check_request_limit", "rate limiter"),
+    (flask_limiter.Limiter, "_Limiter__inject_headers", "rate limiter"),
+    (access, "_retry_after_when_limited", "rate limiter"),
+    (access, "_charge_the_refused", "rate limiter"),
+    (requests, "_begin", "request id, access log (api/requests.py)"),
+    (requests, "_finish", "request id, access log (api/requests.py)"),
+    (requests, "_forget", "request id, access log (api/requests.py)"),
+    (bodies, "guard", "input guard (api/bodies.py)"),
+    (metrics, "_start", "Prometheus histogram (api/metrics.py)"),
+    (metrics, "_observe", "Prometheus histogram (api/metrics.py)"),
+    (webargs.core.Parser, "parse", "query parsing (webargs)"),
+    (Recommender, "current", "active model check"),
+    (Recommender, "_history", "customer history read (database)"),
+    (Recommender, "for_customer", "scoring, filters, reasons"),
+    (marshmallow.Schema, "dump", "JSON answer"),
+    (flask.json.provider.DefaultJSONProvider, "response", "JSON answer"),
+)
 
 
 def store(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> None:
@@ -150,50 +194,112 @@ def batch(embeddings: Embeddings, n_items: int, customers_sampled: int) -> tuple
     return ours, theirs
 
 
-def http_figures(url: str, secret: str, customers: int, seconds: float, clients: int = 8) -> list[tuple]:
+class Stages:
+    """Wall time spent in each stage while the app answers, each stage's own time only (a stage called inside
+    another is taken out of the outer one), so that the stages add up to the whole request."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self._open: list[str] = []
+        self._since = 0.0
+
+    def wrap(self, owner: object, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self._enter(stage)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._leave()
+
+        setattr(owner, name, timed)
+
+    def _enter(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self._open:
+            self.seconds[self._open[-1]] += now - self._since
+        self._open.append(stage)
+        self._since = now
+
+    def _leave(self) -> None:
+        now = time.perf_counter()
+        self.seconds[self._open.pop()] += now - self._since
+        self._since = now
+
+
+def breakdown(url: str, secret: str, customers: int, requests_made: int) -> list[tuple]:
+    """Microseconds per request in each stage, recommendations next to /healthz, through the app in process."""
+    stages = Stages()
+    for owner, name, stage in STAGES:  # before the app is built: its hooks are registered by reference
+        stages.wrap(owner, name, stage)
+    app = api.create_app(Settings.from_env(QUIET | {"SALESBOT_DATABASE_URL": url}))
+    stages.wrap(app, "wsgi_app", FLASK)
+    client, headers = app.test_client(), {"Authorization": f"Bearer {secret}"}
+    spent: dict[str, Counter[str]] = {}
+    for route, path in (("recommendations", RECOMMENDATIONS), ("/healthz", "/healthz")):
+        for n in range(requests_made // 4):  # warm: the model loads, caches fill
+            assert client.get(path.format(n=n % customers), headers=headers).status_code == 200
+        stages.seconds.clear()
+        for n in range(requests_made):
+            client.get(path.format(n=(n * 7919) % customers), headers=headers)
+        spent[route] = Counter({stage: seconds * 1e6 / requests_made for stage, seconds in stages.seconds.items()})
+    app.extensions["salesbot"].close()
+    order = [*dict.fromkeys(stage for _owner, _name, stage in STAGES), FLASK]
+    total = {route: sum(spent[route].values()) for route in spent}
+    rows = [
+        (
+            stage,
+            f"{spent['recommendations'][stage]:,.0f}",
+            f"{spent['recommendations'][stage] / total['recommendations']:.0%}",
+            f"{spent['/healthz'][stage]:,.0f}" if spent["/healthz"][stage] else "",
+        )
+        for stage in order
+    ]
+    rows.append(("whole request, in the app", f"{total['recommendations']:,.0f}", "100%", f"{total['/healthz']:,.0f}"))
+    return rows
+
+
+def http_figures(url: str, secret: str, customers: int, *, seconds: float, rounds: int, clients: int = 8) -> list:
+    """Peak requests/s of recommendations and /healthz from the same `salesbot serve --workers 2`, measured in
+    alternating rounds (other load on the machine then weighs on both alike), then recommendations paced at half
+    their peak."""
     port = free_port()
-    env = os.environ | {
-        "SALESBOT_DATABASE_URL": url,
-        "SALESBOT_RATE_LIMIT": "100000000/minute",
-        "SALESBOT_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "api:create_app()"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = os.environ | QUIET | {"SALESBOT_DATABASE_URL": url}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes its own
+    command = [str(Path(sys.executable).parent / "salesbot"), "serve", "--workers", "2", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port)
         headers = {"Authorization": f"Bearer {secret}"}
-        paths = {"recommendations": lambda n: f"/v1/customers/c-{n % customers}/recommendations?n=10&max_price=300"}
-        paths["trivial (/healthz)"] = lambda n: "/healthz"
+        paths = {
+            "recommendations": lambda n: RECOMMENDATIONS.format(n=n % customers),
+            "/healthz": lambda n: "/healthz",
+        }
         for path in paths.values():
             _load(port, headers, path, seconds=2, clients=clients)  # warm: every worker loads the model
-        peak = {
-            name: len(_load(port, headers, path, seconds=seconds, clients=clients)) / seconds
-            for name, path in paths.items()
-        }
+        done: dict[str, list[int]] = {name: [] for name in paths}
+        for _round in range(rounds):
+            for name, path in paths.items():
+                done[name].append(len(_load(port, headers, path, seconds=seconds, clients=clients)))
+        peak = {name: sum(counts) / (seconds * rounds) for name, counts in done.items()}
         paced = np.array(
-            _load(
-                port,
-                headers,
-                paths["recommendations"],
-                seconds=seconds,
-                clients=clients,
-                rate=peak["recommendations"] / 2,
-            )
-        )
+            _load(port, headers, paths["recommendations"], seconds=seconds, clients=clients,
+                  rate=peak["recommendations"] / 2)
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
+    spread = {name: f"{min(counts) / seconds:,.0f}-{max(counts) / seconds:,.0f}" for name, counts in done.items()}
     return [
-        ("recommendations, peak", f"{peak['recommendations']:,.0f}", "", ""),
-        ("trivial endpoint, peak", f"{peak['trivial (/healthz)']:,.0f}", "", ""),
-        ("ratio", f"{peak['recommendations'] / peak['trivial (/healthz)']:.2f}", "", ""),
+        ("recommendations, peak", f"{peak['recommendations']:,.0f}", spread["recommendations"], "", ""),
+        ("/healthz, peak (same workers)", f"{peak['/healthz']:,.0f}", spread["/healthz"], "", ""),
+        ("ratio recommendations / healthz", f"{peak['recommendations'] / peak['/healthz']:.2f}", "", "", ""),
         (
-            "recommendations at half peak",
+            "recommendations at half their peak",
             f"{len(paced) / seconds:,.0f}",
+            "",
             f"{np.percentile(paced, 50):.1f}",
             f"{np.percentile(paced, 99):.1f}",
         ),
@@ -233,17 +339,41 @@ def _load(port: int, headers: dict, path, *, seconds: float, clients: int, rate:
     return latencies
 
 
+@contextlib.contextmanager
+def scratch_database(postgres: str | None) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or one made on the PostgreSQL server and dropped afterwards."""
+    if not postgres:
+        folder = tempfile.mkdtemp()
+        try:
+            yield f"sqlite:///{Path(folder) / 'serving.db'}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    name = f"salesbot_bench_serving_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each HTTP load phase")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each HTTP load phase")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating peak rounds per endpoint")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a scratch database on")
     parser.add_argument("--no-http", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'serving.db'}"
+    with scratch_database(args.postgres) as url:
+        print(f"database: {make_url(url).get_backend_name()}")
         schema.upgrade(url)
         shop = bootstrap(Settings(database_url=url, model_check_seconds=3600))
         started = time.perf_counter()
@@ -253,7 +383,19 @@ def main() -> None:
         ours, bare = per_request(shop, embeddings, args.requests, rng)
         secret = keys.create(uow=shop.uow(), role="server", name="bench")[1]
         shop.close()
-        served = [] if args.no_http else http_figures(url, secret, args.customers, seconds=args.seconds)
+        stages = breakdown(url, secret, args.customers, requests_made=max(args.requests, 1000))
+        served = (
+            [] if args.no_http else http_figures(url, secret, args.customers, seconds=args.seconds, rounds=args.rounds)
+        )
+    print()
+    print(
+        tabulate(
+            stages,
+            headers=("one request, in process (μs)", "recommendations", "share", "/healthz"),
+            colalign=("left", "right", "right", "right"),
+        )
+    )
+    print()
     quantiles = [
         (name, f"{np.percentile(ms, 50):.1f}", f"{np.percentile(ms, 99):.1f}")
         for name, ms in (("for_customer, filtered, purchases excluded", ours), ("bare score + top-10 (baseline)", bare))
@@ -273,7 +415,8 @@ def main() -> None:
     )
     if served:
         print()
-        print(tabulate(served, headers=("gunicorn, 2 workers, 8 loopback clients", "requests/s", "p50 ms", "p99 ms")))
+        title = "salesbot serve --workers 2, 8 loopback clients"
+        print(tabulate(served, headers=(title, "requests/s", "per round", "p50 ms", "p99 ms"), disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +18,9 @@ from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound, Unauthenticated
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a process trusts a key it has just read: the bound on how late a revocation made elsewhere takes effect.
+REMEMBERED_FOR = 1.0  # seconds
+REMEMBERED_AT_MOST = 10_000  # keys; past it the memory starts over (a store has a handful)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ def revoke(*, uow: UnitOfWork, key_id: str) -> ApiKey:
             raise NotFound(f"no API key {key_id!r}")
         key.revoked_at = key.revoked_at or utcnow()
         uow.commit()
-        return key
+    _forget(key_id)
+    return key
 
 
 def new_identity_secret(*, uow: UnitOfWork, key_id: str) -> str:
@@ -87,19 +92,39 @@ def new_identity_secret(*, uow: UnitOfWork, key_id: str) -> str:
             raise InvalidInput.for_field("key_id", f"{key_id} is a {key.role} key; only site keys have one")
         key.identity_secret = identity.new_secret()
         uow.commit()
-        return key.identity_secret
+        secret = key.identity_secret
+    _forget(key_id)
+    return secret
 
 
-def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -> KeyHolder:
+def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None, remember_for: float = 0.0) -> KeyHolder:
     """The holder of `secret`, or `Unauthenticated` for an unknown or revoked key.
 
-    Asked of the database on every request, so that a revoked key stops working at once in every process;
-    a single-row read of six columns, without building an ORM object, on the hot path.
+    Asked of the database unless this process read the same valid key less than `remember_for` seconds ago (the API
+    passes `REMEMBERED_FOR`), so a revoked key stops at once in the process that revoked it and within
+    `remember_for` seconds in every other; unknown and revoked keys are asked every time.
     """
-    now = now or utcnow()
+    digest = hash_secret(secret)
+    if remember_for > 0 and (known := _remembered.get(digest)) and time.monotonic() - known[0] < remember_for:
+        return known[1]
+    found = _read(uow, digest, now or utcnow())
+    if remember_for > 0:
+        if len(_remembered) >= REMEMBERED_AT_MOST:
+            _remembered.clear()
+        _remembered[digest] = (time.monotonic(), found)
+    return found
+
+
+# secret hash -> (when read, holder): valid keys this process read lately. Plain dict operations are atomic in
+# CPython, so request threads share it without a lock; the worst race re-reads a key.
+_remembered: dict[str, tuple[float, KeyHolder]] = {}
+
+
+def _read(uow: UnitOfWork, digest: str, now: datetime) -> KeyHolder:
+    """A single-row read of six columns, without building an ORM object; `last_used_at` is kept to the minute."""
     columns = (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.revoked_at, ApiKey.last_used_at, ApiKey.identity_secret)
     with uow:
-        key = uow.session.execute(select(*columns).where(ApiKey.secret_hash == hash_secret(secret))).first()
+        key = uow.session.execute(select(*columns).where(ApiKey.secret_hash == digest)).first()
         if key is None:
             raise Unauthenticated("unknown API key")
         if key.revoked_at is not None:
@@ -108,6 +133,13 @@ def authenticate(*, uow: UnitOfWork, secret: str, now: datetime | None = None) -
             uow.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
             uow.commit()
         return KeyHolder(key_id=key.id, name=key.name, role=Role(key.role), identity_secret=key.identity_secret)
+
+
+def _forget(key_id: str) -> None:
+    """Stop trusting a key this process remembers: it was revoked or its identity secret changed."""
+    for digest, (_at, known) in list(_remembered.items()):
+        if known.key_id == key_id:
+            _remembered.pop(digest, None)
 
 
 def holder(*, uow: UnitOfWork, key_id: str) -> KeyHolder | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from models import Customer, Event, Item
 from salesbot.database import UnitOfWork
@@ -34,6 +34,14 @@ VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your car
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
 SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
 Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
+# A customer's latest events, by the (customer_id, occurred_at) index; built once and run without the ORM, whose
+# statement building cost more than the read itself.
+HISTORY = (
+    select(Event.item_id, Event.type)
+    .where(Event.customer_id == bindparam("customer_id"))
+    .order_by(Event.occurred_at.desc())
+    .limit(500)
+)
 
 
 @dataclass(frozen=True)
@@ -260,14 +268,8 @@ class Recommender:
             return tags
 
     def _history(self, customer_id: str) -> History:
-        query = (
-            select(Event.item_id, Event.type)
-            .where(Event.customer_id == customer_id)
-            .order_by(Event.occurred_at.desc())
-            .limit(500)
-        )
         with self._uow() as uow:
-            rows = uow.session.execute(query).all()
+            rows = uow.session.connection().execute(HISTORY, {"customer_id": customer_id}).all()
         return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows])
 
     def _pick(
@@ -351,7 +353,7 @@ class Recommender:
         shelf = model.shelf
         items = [
             Suggestion(
-                item_id=str(model.items[p]),
+                item_id=str(model.artifact.item_ids[p]),
                 title=shelf.titles[p],
                 price=float(shelf.prices[p]),
                 currency=shelf.currencies[p],
