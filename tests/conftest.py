@@ -204,7 +204,7 @@ class LiveServer:
         headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
         request = urllib.request.Request(f"{self.url}{path}", data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:  # a loaded CI machine is slow
                 return response.status, response.headers, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             with error:
