@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, case, func, literal_column, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from models import Conversation, Event, Experiment, ExperimentUnit, HandoffChange, Item, Lead, LeadChange, Message
+from salesbot.analytics.sources import corrections, frame
 from salesbot.analytics.window import Window
 from salesbot.database import UnitOfWork
 
@@ -31,32 +32,22 @@ def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataF
     with uow:
         session = uow.session
         later = max(REOPEN_WITHIN, timedelta(days=purchase_days))  # who came back, and whose purchase is whose
-        started = _frame(session, _started(window.start, window.end + later))
+        started = frame(session, _started(window.start, window.end + later))
         if started.empty:
             return pd.DataFrame(columns=COLUMNS)
         started["actor"] = np.where(started.customer_id.notna(), "c:" + started.customer_id.fillna(""),
                                     "v:" + started.visitor_id.fillna(""))  # fmt: skip
         started["reopened"] = _reopened(started)
-        credits = _credits(started, _frame(session, _purchases(window, purchase_days)), purchase_days)
-        rows = started[_moments(started.started_at) < pd.Timestamp(window.end)].copy()
-        rows = rows.merge(_frame(session, _handoffs(window)), how="left", on="conversation_id")
-        rows = rows.merge(_frame(session, _turns(window, session)), how="left", on="conversation_id")
-        rows = rows.merge(_frame(session, _leads(window)), how="left", on="conversation_id")
+        credits = _credits(started, frame(session, _purchases(window, purchase_days)), purchase_days)
+        rows = started[Window.moments(started.started_at) < pd.Timestamp(window.end)].copy()
+        rows = rows.merge(frame(session, _handoffs(window)), how="left", on="conversation_id")
+        rows = rows.merge(frame(session, _turns(window, session)), how="left", on="conversation_id")
+        rows = rows.merge(frame(session, _leads(window)), how="left", on="conversation_id")
         rows = rows.merge(credits, how="left", left_on="conversation_id", right_index=True)
         rows["purchases"] = rows.purchases.fillna(0).astype(int)
         rows["revenue"] = rows.revenue.fillna(0.0).astype(float)
         rows["arm"] = rows.actor.map(_arms(session, window)).astype(object)
     return _finished(rows, window)
-
-
-def _moments(values: pd.Series) -> pd.Series:
-    """Aware UTC times at one resolution (SQLite's strings and PostgreSQL's datetimes alike), so they can be merged."""
-    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-
-
-def _frame(session: Session, query: Select) -> pd.DataFrame:
-    result = session.execute(query)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
 def _started(start: Any, end: Any) -> Select:
@@ -94,19 +85,12 @@ def _turns(window: Window, session: Session) -> Select:
         Message.conversation_id,
         count(bot).label("bot_turns"),
         count(Message.brain == "llm").label("llm_turns"),
-        count(bot & (Message.brain == "rules") & (_corrections(session) > 0)).label("fallbacks"),
+        count(bot & (Message.brain == "rules") & (corrections(session) > 0)).label("fallbacks"),
         func.sum(func.coalesce(Message.prompt_tokens, 0)).label("prompt_tokens"),
         func.sum(func.coalesce(Message.completion_tokens, 0)).label("completion_tokens"),
         func.min(case((Message.author == "rep", Message.created_at))).label("first_rep_at"),
     )
     return _in_window(query, window, Message.conversation_id).group_by(Message.conversation_id)
-
-
-def _corrections(session: Session) -> Any:
-    """How many corrections a bot line lists in its details (JSON), in the database's own dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.coalesce(func.jsonb_array_length(Message.details["corrections"]), 0)
-    return func.coalesce(func.json_array_length(Message.details, literal_column("'$.corrections'")), 0)
 
 
 def _leads(window: Window) -> Select:
@@ -134,8 +118,8 @@ def _purchases(window: Window, days: int) -> Select:
 def _reopened(started: pd.DataFrame) -> pd.Series:
     """Closed, and the same customer or visitor started another conversation within 7 days after the closing (one
     started while this one was still open does not count, nor hide a later one)."""
-    closed = started.assign(at=_moments(started.closed_at)).dropna(subset=["at"]).sort_values("at")
-    starts = started.assign(at=_moments(started.started_at), next_id=started.conversation_id)
+    closed = started.assign(at=Window.moments(started.closed_at)).dropna(subset=["at"]).sort_values("at")
+    starts = started.assign(at=Window.moments(started.started_at), next_id=started.conversation_id)
     starts = starts[["actor", "at", "next_id"]].sort_values("at")
     found = pd.merge_asof(closed[["conversation_id", "actor", "at"]], starts, on="at", by="actor",
                           direction="forward", tolerance=pd.Timedelta(REOPEN_WITHIN))  # fmt: skip
@@ -152,9 +136,9 @@ def _credits(started: pd.DataFrame, bought: pd.DataFrame, days: int) -> pd.DataF
     bought = bought.assign(
         actor=np.where(bought.customer_id.notna(), "c:" + bought.customer_id.fillna(""),
                        "v:" + bought.visitor_id.fillna("")),
-        at=_moments(bought.occurred_at), revenue=bought.revenue.astype(float),
+        at=Window.moments(bought.occurred_at), revenue=bought.revenue.astype(float),
     ).sort_values("at")  # fmt: skip
-    talks = started[["conversation_id", "actor"]].assign(at=_moments(started.started_at))
+    talks = started[["conversation_id", "actor"]].assign(at=Window.moments(started.started_at))
     matched = pd.merge_asof(bought, talks.sort_values("at"), on="at", by="actor", direction="backward",
                             tolerance=pd.Timedelta(days=days))  # fmt: skip
     return (
@@ -180,7 +164,7 @@ def _arms(session: Session, window: Window) -> dict[str, str]:
 
 def _finished(rows: pd.DataFrame, window: Window) -> pd.DataFrame:
     for name in ("started_at", "closed_at", "queued_at", "accepted_at", "first_rep_at"):
-        rows[name] = _moments(rows[name])
+        rows[name] = Window.moments(rows[name])
     for name in ("bot_turns", "llm_turns", "fallbacks", "prompt_tokens", "completion_tokens"):
         rows[name] = rows[name].fillna(0).astype(int)
     rows["period"] = window.periods(rows.started_at)

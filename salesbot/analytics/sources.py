@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import DateTime, Select, String, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
 from models import (
@@ -23,15 +23,31 @@ from models import (
     RecommendationCount,
     Redemption,
 )
-from salesbot.analytics.outcomes import _corrections
+from models.base import UTCDateTime
 from salesbot.analytics.window import Window
 
 ANSWERED = ("click", "add_to_cart", "purchase")
 
 
 def frame(session: Session, query: Select) -> pd.DataFrame:
+    """The query's rows as a frame. Times come as the driver gives them (SQLite's text, PostgreSQL's datetimes) and
+    are parsed by pandas all at once: parsing each one in Python took most of a report's time."""
+    query = query.with_only_columns(*(_as_given(column) for column in query.selected_columns))
     result = session.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _as_given(column: Any) -> Any:
+    if isinstance(column.type, DateTime | UTCDateTime):
+        return type_coerce(column, String).label(column.key)
+    return column
+
+
+def corrections(session: Session) -> Any:
+    """How many corrections a bot line lists in its details (JSON), in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.coalesce(func.jsonb_array_length(Message.details["corrections"]), 0)
+    return func.coalesce(func.json_array_length(Message.details, literal_column("'$.corrections'")), 0)
 
 
 def reply_times(session: Session, window: Window) -> pd.DataFrame:
@@ -53,7 +69,7 @@ def fallback_reasons(session: Session, window: Window) -> pd.Series:
         select(Message.details)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Conversation.created_at >= window.start, Conversation.created_at < window.end)
-        .where(Message.author == "bot", Message.brain == "rules", _corrections(session) > 0)
+        .where(Message.author == "bot", Message.brain == "rules", corrections(session) > 0)
     )
     reasons = [str((details or {}).get("corrections", ["?"])[0])[:80] for details in session.scalars(query)]
     return pd.Series(reasons, dtype=object).value_counts()
@@ -82,7 +98,7 @@ def recommendations(session: Session, window: Window) -> pd.DataFrame:
     rows = served.merge(answered, how="outer", on=keys).fillna(
         {"served": 0, **dict.fromkeys(ANSWERED, 0)}
     )  # fmt: skip
-    rows["period"] = window.periods(pd.to_datetime(rows.day, utc=True)) if len(rows) else pd.Series(dtype=str)
+    rows["period"] = window.periods(rows.day) if len(rows) else pd.Series(dtype=str)
     rows["model_version"] = rows.model_version + " / " + rows.strategy if len(rows) else rows.model_version
     return rows
 
@@ -160,7 +176,7 @@ def deliveries(session: Session, window: Window) -> pd.DataFrame:
     if rows.empty:
         return rows.assign(period=pd.Series(dtype=str), lag=pd.Series(dtype=float))
     rows["period"] = window.periods(rows.created_at)
-    lag = pd.to_datetime(rows.updated_at, utc=True) - pd.to_datetime(rows.created_at, utc=True)
+    lag = window.moments(rows.updated_at) - window.moments(rows.created_at)
     rows["lag"] = lag.dt.total_seconds().where(rows.status == "succeeded")
     return rows
 

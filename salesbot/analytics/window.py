@@ -42,9 +42,14 @@ class Window:
             raise InvalidInput.for_field("by", f"choose one of {', '.join(SLICES)}")
         return cls(start=start, end=end, granularity=granularity, by=by)
 
+    @staticmethod
+    def moments(values: pd.Series) -> pd.Series:
+        """Aware UTC times at one resolution, from SQLite's text and PostgreSQL's datetimes alike."""
+        return pd.to_datetime(values, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+
     def periods(self, moments: pd.Series) -> pd.Series:
         """The period each moment falls in, as its first day (`2026-11-23`)."""
-        days = pd.to_datetime(moments, utc=True).dt.floor("D")
+        days = self.moments(moments).dt.floor("D")
         if self.granularity == "week":
             days = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
         return days.dt.strftime("%Y-%m-%d")
