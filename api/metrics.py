@@ -17,6 +17,7 @@ from salesbot.webhooks import deliveries
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 UNMATCHED = "unmatched"  # 404s and 405s: any path may arrive, so none becomes a label
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def scrape() -> Response:
@@ -53,7 +54,8 @@ def _observe(response: Response) -> Response:
     started = g.get("metrics_started")
     if started is not None:
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        metrics.request_served(route=route, method=request.method, status=response.status_code,
+        method = request.method if request.method in METHODS else "other"  # a client cannot mint new series
+        metrics.request_served(route=route, method=method, status=response.status_code,
                                seconds=time.perf_counter() - started)  # fmt: skip
     return response
 

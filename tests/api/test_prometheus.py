@@ -171,3 +171,10 @@ def test_a_scraper_outside_the_allowed_networks_gets_403(guarded):
 def test_a_bad_network_is_named_at_start():
     with pytest.raises(Exception, match="SALESBOT_METRICS_ALLOW_NETWORKS"):
         Settings.from_env({"SALESBOT_METRICS_ALLOW_NETWORKS": "10.0.0.0/8,not-a-network"})
+
+
+def test_a_client_cannot_mint_series_with_made_up_methods(client):
+    client.open("/healthz", method="BREW")
+    scraped = client.get("/metrics").text
+    assert 'method="BREW"' not in scraped
+    assert 'method="other"' in scraped
