@@ -113,7 +113,13 @@ def _grouped(report: dict[str, Any], filters: dict[str, str]) -> list[tuple[str,
     for figure in report["kpis"]:
         drill = kpis.BY_NAME[figure["name"]].drill
         link = url_for("dashboard.conversations", **filters, kpi=figure["name"]) if drill else None
-        groups[figure["group"]].append(figure | {"shown": shown(figure["value"], figure["unit"]), "link": link})
+        parts = [
+            part | {"link": url_for("dashboard.conversations", **filters, kpi=figure["name"], slice=part["slice"])
+                    if drill else None}
+            for part in figure["slices"] or []
+        ]  # fmt: skip
+        shown_as = {"shown": shown(figure["value"], figure["unit"]), "link": link, "slices": parts}
+        groups[figure["group"]].append(figure | shown_as)
     return [(group, figures) for group, figures in groups.items() if figures]
 
 

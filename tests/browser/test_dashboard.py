@@ -96,6 +96,11 @@ def test_the_dashboard_shows_what_the_api_answers(live_server, shop, day, page):
     page.locator('tr[data-kpi="handoff_rate"] .value a').click()
     expect(page.locator("#behind tbody tr")).to_have_count(1)
     expect(page.locator(f'#behind tr[data-conversation-id="{day["human"]}"]')).to_be_visible()
+
+    page.goto(f"{live_server.url}/app/dashboard?by=channel")  # each slice links to its own conversations
+    page.locator('tr[data-kpi="handoff_rate"] .slices a', has_text="web").click()
+    expect(page.locator(f'#behind tr[data-conversation-id="{day["human"]}"]')).to_be_visible()
+    expect(page.locator("#behind tbody tr")).to_have_count(1)
     assert problems == []
 
 
