@@ -74,14 +74,14 @@ def _authorise(allowed: frozenset[Role]) -> keys.KeyHolder:
     else:
         holder = keys.authenticate(uow=uow(), secret=token, remember_for=keys.REMEMBERED_FOR)
     origin = request.headers.get("Origin")
-    if holder.role is Role.SITE and origin and not _may_embed(origin):
+    if holder.role is Role.SITE and origin and not may_embed(origin):
         raise PermissionDenied(f"origin {origin} may not use this key; the operator lists allowed origins")
     if not may(holder.role, allowed):
         raise PermissionDenied(f"a {holder.role.value} key may not do this")
     return holder
 
 
-def _may_embed(origin: str) -> bool:
+def may_embed(origin: str) -> bool:
     """A site key works from the origins the operator lists, and from the API's own pages (the chat widget's frame
     and the demo store are served from here)."""
     settings = salesbot().settings

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from html import escape
-from urllib.parse import urlsplit
 
 from flask import Response, abort, render_template, request, url_for
 
+from api.access import own_origins
 from api.console import Pages
 from api.wiring import salesbot, uow
 from salesbot.access import identity, keys
@@ -42,10 +42,10 @@ def _secured(response: Response) -> Response:
 def _widget_origin() -> str | None:
     """Where the store's pages load the widget from: this server, or, when the page is reached on an origin the
     operator lists as a store's (CORS), the API's public address, as a store's own pages would."""
-    if request.host_url.rstrip("/") not in salesbot().settings.cors_origins:
+    settings = salesbot().settings
+    if request.host_url.rstrip("/") not in settings.cors_origins:
         return None
-    public = urlsplit(salesbot().settings.public_url)
-    return f"{public.scheme}://{public.netloc}"
+    return own_origins(settings.public_url)[0]
 
 
 @blp.route("", methods=["GET"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, abort, render_template, request
 
-from api.access import own_origins
+from api.access import may_embed
 from api.console import Pages
 from api.wiring import salesbot
 
@@ -69,7 +69,7 @@ def _bytes(name: str) -> tuple[bytes, bytes]:
 def chat():  # type: ignore[no-untyped-def]
     """The chat page for one store page: its key, the page's origin (the only one it talks to), locale and colour."""
     host = request.args.get("origin", "")
-    if not _may_frame(host):
+    if not may_embed(host):
         abort(403, f"origin {host!r} may not show this chat; the operator lists allowed origins")
     locale = _locale(request.args.get("locale", ""))
     config = {
@@ -82,11 +82,6 @@ def chat():  # type: ignore[no-untyped-def]
     response = Response(render_template("widget/chat.html", config=config, locale=locale))
     response.headers.update(_chat_headers())
     return response
-
-
-def _may_frame(origin: str) -> bool:
-    settings = salesbot().settings
-    return origin in settings.cors_origins or origin in own_origins(settings.public_url)
 
 
 def _chat_headers() -> dict[str, str]:

@@ -103,11 +103,18 @@ def chat(page):
 
 
 def open_widget(page, url: str):
+    """The store's page with the chat opened and its greeting shown; the conversations it starts are collected."""
+    page.add_init_script("window.__conversations = []")
     page.goto(url)
+    page.evaluate("salesbot('on', 'conversation', d => window.__conversations.push(d.conversation_id))")
     page.locator("#salesbot-widget .launch").click()
     frame = chat(page)
     expect(frame.locator(".line.bot").first).to_be_visible(timeout=WITHIN)
     return frame
+
+
+def started_conversation(page) -> str:
+    return page.evaluate("window.__conversations[0]")
 
 
 def say(frame, text: str, *, bot_lines_before: int) -> None:
@@ -126,12 +133,7 @@ def as_shop(store: Store, method: str, path: str, body: dict | None = None, key:
 
 def test_a_visitor_becomes_a_qualified_lead_and_adds_a_product_from_the_chat(store, watched):
     page = watched
-    page.add_init_script("window.__conversations = []")
-    page.goto(store.page_url)
-    page.evaluate("salesbot('on', 'conversation', d => window.__conversations.push(d.conversation_id))")
-    page.locator("#salesbot-widget .launch").click()
-    frame = chat(page)
-    expect(frame.locator(".line.bot").first).to_be_visible(timeout=WITHIN)
+    frame = open_widget(page, store.page_url)
     expect(page.locator("#salesbot-widget .launch")).to_have_attribute("aria-expanded", "true")
     expect(frame.locator("textarea")).to_be_focused()
 
@@ -154,7 +156,7 @@ def test_a_visitor_becomes_a_qualified_lead_and_adds_a_product_from_the_chat(sto
 
     for answer in ("within 2 weeks", "I'm the office manager", "anna.b@example.com"):
         say(frame, answer, bot_lines_before=frame.locator(".line.bot").count())
-    cid = page.evaluate("window.__conversations[0]")
+    cid = started_conversation(page)
     transcript = as_shop(store, "GET", f"/v1/conversations/{cid}")
     assert transcript["lead"]["status"] == "qualified", transcript["lead"]
     item_id = next(i for i, t, _p in LAPTOPS if t == added)
@@ -344,13 +346,8 @@ def test_a_signed_in_customer_s_conversation_is_not_resumed_by_whoever_uses_the_
 
 def test_a_conversation_closed_elsewhere_asks_for_a_rating_at_once(store, watched):
     page = watched
-    page.add_init_script("window.__conversations = []")
-    page.goto(store.page_url)
-    page.evaluate("salesbot('on', 'conversation', d => window.__conversations.push(d.conversation_id))")
-    page.locator("#salesbot-widget .launch").click()
-    frame = chat(page)
-    expect(frame.locator(".line.bot").first).to_be_visible(timeout=WITHIN)
-    conversation_id = page.evaluate("window.__conversations[0]")
+    frame = open_widget(page, store.page_url)
+    conversation_id = started_conversation(page)
     as_shop(store, "POST", f"/v1/conversations/{conversation_id}/close")  # the store's server ends it
     expect(frame.locator(".csat")).to_be_visible(timeout=WITHIN)
     expect(frame.locator(".system.ended")).to_have_count(1)
