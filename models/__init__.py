@@ -5,6 +5,7 @@ from models.analytics import RecommendationCount
 from models.base import Base
 from models.catalog import Customer, Event, Item
 from models.conversation import Conversation, Faq, Message, QualificationSchema
+from models.feedback import MessageFeedback
 from models.inbox import HandoffChange, Rep
 from models.leads import Lead, LeadChange
 from models.offers import (
@@ -41,6 +42,7 @@ __all__ = [
     "Lead",
     "LeadChange",
     "Message",
+    "MessageFeedback",
     "ModelVersion",
     "Offer",
     "OfferChange",
