@@ -81,9 +81,16 @@ def weigh(
     """Each event's weight: its type's weight, fading by half every `half_life_days` when set."""
     weight = events.type.map(weights).fillna(0.0).astype("float64")
     if half_life_days:
-        age_days = (pd.Timestamp(now) - events.occurred_at).dt.total_seconds() / 86_400
-        weight = weight * np.power(0.5, age_days.clip(lower=0) / half_life_days)
+        age_days = (pd.Timestamp(now) - events.occurred_at).dt.total_seconds().to_numpy() / 86_400
+        weight = weight * fading(age_days, half_life_days)
     return weight
+
+
+def fading(age_days: np.ndarray, half_life_days: float | None) -> np.ndarray:
+    """How much an event this many days old still counts: halved every `half_life_days` (None: fully)."""
+    if not half_life_days:
+        return np.ones_like(age_days, dtype=np.float64)
+    return np.power(0.5, np.clip(age_days, 0, None) / half_life_days)
 
 
 def build(
@@ -99,13 +106,8 @@ def build(
     is their own identity); None shares equally, 0 leaves attributes out."""
     item_ids = pd.Index(pd.concat([store.items.item_id, store.events.item_id]).unique())
     customer_ids = pd.Index(pd.concat([store.customers.customer_id, store.events.customer_id]).unique())
-    weighted = store.events.assign(weight=weigh(store.events, weights, now=now, half_life_days=half_life_days))
-    pairs = weighted[weighted.weight > 0].groupby(["customer_id", "item_id"], sort=False).weight.sum()
-    rows = customer_ids.get_indexer(pairs.index.get_level_values(0))
-    cols = item_ids.get_indexer(pairs.index.get_level_values(1))
-    matrix = sparse.coo_matrix((pairs.to_numpy(), (rows, cols)), shape=(len(customer_ids), len(item_ids)))
     return Interactions(
-        weights=matrix,
+        weights=weighted_matrix(store.events, weights, customer_ids, item_ids, now=now, half_life_days=half_life_days),
         customer_ids=customer_ids.to_numpy(dtype=object),
         item_ids=item_ids.to_numpy(dtype=object),
         customer_features=customer_features(store.customers, customer_ids, share=customer_feature_share),
@@ -113,11 +115,43 @@ def build(
     )
 
 
+def weighted_matrix(
+    events: pd.DataFrame,
+    weights: Mapping[str, float],
+    customer_ids: pd.Index,
+    item_ids: pd.Index,
+    *,
+    now: datetime,
+    half_life_days: float | None = None,
+) -> sparse.coo_matrix:
+    """Customers x items: each pair's events weighted (and faded) and summed."""
+    weighted = events.assign(weight=weigh(events, weights, now=now, half_life_days=half_life_days))
+    pairs = weighted[weighted.weight > 0].groupby(["customer_id", "item_id"], sort=False).weight.sum()
+    rows = customer_ids.get_indexer(pairs.index.get_level_values(0))
+    cols = item_ids.get_indexer(pairs.index.get_level_values(1))
+    return sparse.coo_matrix((pairs.to_numpy(), (rows, cols)), shape=(len(customer_ids), len(item_ids)))
+
+
 def item_features(items: pd.DataFrame, order: pd.Index) -> Features:
     items = items.set_index("item_id").reindex(order)
-    columns = {"category": items.category, "brand": items.brand, "price": _price_bands(items.price)}
-    tags = _column_tags(columns) + _attribute_tags(items.attributes) + _title_tags(items.title)
+    tags = item_tags(items, price_edges(items.price)) + _title_tags(items.title)
     return _features(order, tags)
+
+
+def item_tags(items: pd.DataFrame, edges: np.ndarray | None) -> list[tuple[int, str]]:
+    """Each item's descriptive tags but its title words (row position, tag): category, brand, price band,
+    attribute values. Also how an item the model never saw is described at serving time."""
+    columns = {"category": items.category, "brand": items.brand, "price": _price_bands(items.price, edges)}
+    return _column_tags(columns) + _attribute_tags(items.attributes)
+
+
+def title_words(titles: pd.Series) -> list[tuple[int, str]]:
+    """Every title word as a tag (row position, tag); training keeps only the shared ones."""
+    return [
+        (position, f"word:{word}")
+        for position, title in enumerate(titles.fillna("").str.lower())
+        for word in sorted(set(WORD.findall(title)))
+    ]
 
 
 def customer_features(customers: pd.DataFrame, order: pd.Index, *, share: float | None = None) -> Features:
@@ -157,12 +191,22 @@ def _column_tags(columns: Mapping[str, pd.Series]) -> list[tuple[int, str]]:
     ]
 
 
-def _price_bands(prices: pd.Series) -> pd.Series:
-    """Price bands by quantile of the log price, so cheap and dear items are told apart in any currency."""
+def price_edges(prices: pd.Series) -> np.ndarray | None:
+    """Where the price bands start and end: quantiles of the log price, so cheap and dear items are told apart in
+    any currency. Kept with the model, so an item added later gets the band training would have given it."""
     logs = np.log1p(pd.to_numeric(prices, errors="coerce").astype("float64"))
     if logs.notna().sum() < PRICE_BANDS:
+        return None
+    return np.unique(np.nanquantile(logs.to_numpy(), np.linspace(0, 1, PRICE_BANDS + 1)))
+
+
+def _price_bands(prices: pd.Series, edges: np.ndarray | None) -> pd.Series:
+    if edges is None or len(edges) < 2:
         return pd.Series(pd.NA, index=prices.index, dtype="object")
-    return pd.qcut(logs, PRICE_BANDS, labels=False, duplicates="drop")
+    logs = np.log1p(pd.to_numeric(prices, errors="coerce").astype("float64").to_numpy())
+    bands = np.clip(np.searchsorted(edges, logs, side="right") - 1, 0, len(edges) - 2).astype(object)
+    bands[np.isnan(logs)] = pd.NA
+    return pd.Series(bands, index=prices.index, dtype="object")
 
 
 def _attribute_tags(attributes: pd.Series) -> list[tuple[int, str]]:
@@ -178,11 +222,7 @@ def _attribute_tags(attributes: pd.Series) -> list[tuple[int, str]]:
 
 def _title_tags(titles: pd.Series) -> list[tuple[int, str]]:
     """Title words shared by at least two items, the commonest first, capped."""
-    words = [
-        (position, word)
-        for position, title in enumerate(titles.fillna("").str.lower())
-        for word in set(WORD.findall(title))
-    ]
+    words = title_words(titles)
     counts = pd.Series([word for _position, word in words]).value_counts()
     kept = set(counts[counts >= 2].index[:MAX_TITLE_WORDS])
-    return [(position, f"word:{word}") for position, word in words if word in kept]
+    return [(position, word) for position, word in words if word in kept]

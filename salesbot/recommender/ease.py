@@ -1,8 +1,9 @@
 """EASE (Steck, "Embarrassingly Shallow Autoencoders", WWW 2019): the item-to-item model, closed form.
 
 B = I - P / diag(P) with P = (X^T X + l2 I)^-1, so diag(B) = 0; a customer's scores are their history times B.
-Only the `max_items` most active items get a row and column (float32: 1.6 GB at 20,000), so memory and fit time
-stay bounded however large the catalog; the others score 0 and are left to the other models.
+Only the `max_items` most active items get a row and column (float32: 1.6 GB at 20,000 while fitting), so memory
+and fit time stay bounded however large the catalog; the others score 0 and are left to the other models. What is
+kept for serving is sparse: each item's `neighbours` strongest weights (`sparsified`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,27 @@ class ItemToItem:
     """A fitted EASE: `weights[a, b]` says how much having item `positions[a]` suggests item `positions[b]`."""
 
     positions: np.ndarray  # int32 catalog positions of the items kept, ascending
-    weights: np.ndarray  # float32 (kept x kept), zero diagonal
+    weights: np.ndarray | sparse.csr_matrix  # float32 (kept x kept), zero diagonal; sparse once sparsified
     catalog_size: int
+
+
+def sparsified(model: ItemToItem, neighbours: int) -> ItemToItem:
+    """Each item's `neighbours` weights of largest size (either sign: a negative weight says "not with this"),
+    the rest dropped: a few hundred per item keep the lists while the matrix shrinks from n^2 to n x neighbours."""
+    dense = model.weights
+    if sparse.issparse(dense):
+        return model
+    neighbours = min(neighbours, max(len(dense) - 1, 1))
+    rows, columns = [], []
+    for start in range(0, len(dense), SYMMETRY_BLOCK):
+        block = np.abs(dense[start : start + SYMMETRY_BLOCK])
+        strongest = np.argpartition(-block, neighbours - 1, axis=1)[:, :neighbours]
+        rows.append(np.repeat(np.arange(start, start + len(block)), neighbours))
+        columns.append(strongest.ravel())
+    rows_at, columns_at = np.concatenate(rows), np.concatenate(columns)
+    weights = sparse.csr_matrix((dense[rows_at, columns_at], (rows_at, columns_at)), shape=dense.shape)
+    weights.eliminate_zeros()
+    return ItemToItem(positions=model.positions, weights=weights.astype(np.float32), catalog_size=model.catalog_size)
 
 
 def fit(
@@ -76,8 +96,23 @@ def score(model: ItemToItem, histories: sparse.spmatrix, *, binary: bool = True)
     given as a sparse rows x catalog matrix; they may be newer than the fit (folded in, no retraining)."""
     histories = _prepared(histories, binary)[:, model.positions]
     scores = np.zeros((histories.shape[0], model.catalog_size), dtype=np.float32)
-    scores[:, model.positions] = np.asarray(histories @ model.weights)
+    found = histories @ model.weights
+    scores[:, model.positions] = found.toarray() if sparse.issparse(found) else np.asarray(found)
     return scores
+
+
+def score_kept(model: ItemToItem, positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One history's scores over the kept items only (in `model.positions` order): what serving standardizes,
+    without a catalog-wide array. `positions` are catalog positions; those without a row are ignored."""
+    rows = np.searchsorted(model.positions, positions)
+    known = (rows < len(model.positions)) & (model.positions[np.minimum(rows, len(model.positions) - 1)] == positions)
+    rows, weights = rows[known], np.asarray(weights, dtype=np.float32)[known]
+    if len(rows) == 0:
+        return np.zeros(len(model.positions), dtype=np.float32)
+    if sparse.issparse(model.weights):
+        history = sparse.csr_matrix((weights, (np.zeros_like(rows), rows)), shape=(1, len(model.positions)))
+        return (history @ model.weights).toarray().ravel()
+    return weights @ model.weights[rows]
 
 
 def score_history(

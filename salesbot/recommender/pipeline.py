@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,8 +18,9 @@ from models import ModelVersion
 from models.base import utcnow
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput
-from salesbot.recommender import evaluation, versions
-from salesbot.recommender.dataset import Interactions, Store, build, read_store, weigh
+from salesbot.recommender import blend, evaluation, versions
+from salesbot.recommender.artifact import Artifact
+from salesbot.recommender.dataset import Interactions, Store, build, price_edges, read_store, weigh
 from salesbot.recommender.training import Params, fit
 
 __all__ = ["Params", "Plan", "activate_if_better", "start", "train"]
@@ -34,7 +35,8 @@ STALE_AFTER = timedelta(minutes=10)  # a run silent this long died; another proc
 
 @dataclass(frozen=True)
 class Plan:
-    params: Params = field(default_factory=Params)
+    params: Params = field(default_factory=Params)  # LightFM's
+    blend: blend.Params = field(default_factory=blend.Params)  # the model kind, and how its parts add up
     weights: Mapping[str, float] | None = None
     half_life_days: float | None = None
     cutoff: datetime | None = None  # default: the moment 80% of events had happened
@@ -50,7 +52,7 @@ def start(
     """The version row a training run fills in, made first so that callers can answer with its id; `queued`
     leaves the run to whichever process claims it (the API's background thread or a worker), which activates it
     afterwards when `activation` is "if-better" and it beats the active version."""
-    params = plan.params.as_dict() | {"half_life_days": plan.half_life_days}
+    params = plan.params.as_dict() | {"half_life_days": plan.half_life_days, "blend": plan.blend.as_dict()}
     params |= {name: value for name, value in (("activation", activation), ("reason", reason)) if value}
     return versions.start(uow=uow(), params=params, status="queued" if queued else "training")
 
@@ -59,8 +61,9 @@ def plan_of(version: ModelVersion) -> Plan:
     """The plan a queued version was made with (its params)."""
     params = dict(version.params)
     half_life_days = params.pop("half_life_days", None)
+    mixed = blend.Params(**params.pop("blend")) if "blend" in params else blend.Params()
     known = {name: value for name, value in params.items() if name in Params.__dataclass_fields__}
-    return Plan(params=Params(**known), half_life_days=half_life_days)
+    return Plan(params=Params(**known), blend=mixed, half_life_days=half_life_days)
 
 
 def run_job(
@@ -131,16 +134,23 @@ def train(
             customer_feature_share=plan.params.customer_feature_share,
         )
         embeddings = fit(everything, plan.params, on_epoch=_epochs("final model", plan, on_progress))
+        mixed = blend.fit(store, everything, embeddings, plan.blend, plan.weights, now=now,
+                          on_step=lambda step: on_progress(f"item-to-item: {step}", 1, 1))  # fmt: skip
         shortlists = evaluation.shortlists(
             embeddings, SHORTLIST, on_block=lambda done: on_progress("shortlists", done, len(everything.customer_ids))
         )
-        artifact = versions.Artifact(
+        artifact = Artifact(
             item_ids=everything.item_ids,
             customer_ids=everything.customer_ids,
             customer_feature_names=np.array(everything.customer_features.names),
             popularity=_popularity(everything),
             embeddings=embeddings,
             shortlists=shortlists,
+            blend=blend.Config(params=plan.blend, event_weights=dict(plan.weights)).dumps(),
+            item_to_item=mixed.item_to_item,
+            trend=mixed.trend,
+            item_feature_names=np.array(everything.item_features.names),
+            price_edges=price_edges(store.items.price),
         )
         return versions.finish(
             uow=uow(),
@@ -173,20 +183,24 @@ def evaluate(store: Store, plan: Plan, *, now: datetime, on_progress: Progress) 
     )
     test = evaluation.holdout(train_set, after, new_items_only=plan.new_items_only)
     embeddings = fit(train_set, plan.params, on_epoch=_epochs("evaluation model", plan, on_progress))
-    model_blocks = evaluation.score_blocks(
-        embeddings.customer_vectors, embeddings.item_vectors, embeddings.item_biases, test.rows
-    )
+    mixed = blend.fit(train_store, train_set, embeddings, plan.blend, plan.weights, now=cutoff.to_pydatetime())
     options = {"k": plan.k, "exclude_seen": plan.new_items_only}
+
+    def scored(blocks: Iterator[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+        return evaluation.evaluate_scores(blocks, train_set, test, **options)
+
     report = {
         "k": plan.k,
         "cutoff": cutoff.isoformat(),
         "new_items_only": plan.new_items_only,
         "test_customers": len(test.rows),
-        "model": evaluation.evaluate_scores(model_blocks, train_set, test, **options),
-        "popularity": evaluation.evaluate_scores(
-            evaluation.popularity_blocks(train_set, test.rows), train_set, test, **options
-        ),
+        "kind": plan.blend.kind,
+        "model": scored(blend.score_blocks(mixed, test.rows)),
+        "popularity": scored(evaluation.popularity_blocks(train_set, test.rows)),
     }
+    if plan.blend.kind != "lightfm":  # the parts alone, to see what the blend adds
+        report["lightfm"] = scored(blend.score_blocks(replace(mixed, params=replace(plan.blend, kind="lightfm")),
+                                                      test.rows))  # fmt: skip
     on_progress("scoring the hold-out", 1, 1)
     return report
 

@@ -6,19 +6,16 @@ which version is active, so promoting or rolling back a model reaches every proc
 
 from __future__ import annotations
 
-import copy
-import functools
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -27,18 +24,18 @@ from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound, Unavailable
 from salesbot.recommender import versions
 from salesbot.recommender.evaluation import top_k
-from salesbot.recommender.shelf import Filters, Shelf
-from salesbot.recommender.versions import Artifact
+from salesbot.recommender.loaded import Loaded
+from salesbot.recommender.scorer import Scored, Scorer
+from salesbot.recommender.shelf import Filters
 
 log = logging.getLogger("salesbot.recommender")
 VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
 SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
-Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
 # A customer's latest events, by the (customer_id, occurred_at) index; built once and run without the ORM, whose
 # statement building cost more than the read itself.
 HISTORY = (
-    select(Event.item_id, Event.type)
+    select(Event.item_id, Event.type, Event.occurred_at)
     .where(Event.customer_id == bindparam("customer_id"))
     .order_by(Event.occurred_at.desc())
     .limit(500)
@@ -66,10 +63,11 @@ class Recommendations:
 
 @dataclass(frozen=True)
 class History:
-    """A customer's latest events, newest first: what they did to which item."""
+    """A customer's latest events, newest first: what they did to which item, and how many days ago."""
 
     item_ids: list[str]
     types: list[str]
+    age_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def empty(self) -> bool:
@@ -83,42 +81,6 @@ class History:
         latest = dict(zip(reversed(self.item_ids), reversed(self.types), strict=True))
         order = list(dict.fromkeys(self.item_ids))
         return order, [latest[item] for item in order]
-
-
-@dataclass
-class Loaded:
-    version_id: str
-    artifact: Artifact
-    items: pd.Index
-    customers: pd.Index
-    features: pd.Index
-    shelf: Shelf
-    shelf_read_at: float = field(default_factory=time.monotonic)
-
-    @functools.cached_property
-    def positions(self) -> dict[str, int]:
-        return {str(item): position for position, item in enumerate(self.artifact.item_ids)}
-
-    @functools.cached_property
-    def unit_vectors(self) -> np.ndarray:
-        """Item vectors scaled to length one: their dot products are cosine similarities."""
-        vectors = self.artifact.embeddings.item_vectors
-        return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9)
-
-    def positions_of(self, item_ids: Iterable[str]) -> set[int]:
-        return {self.positions[item] for item in item_ids if item in self.positions}
-
-    def restocked(self, shelf: Shelf) -> Loaded:
-        """The same model on a newer shelf. A new object, so that a request holding this one keeps one consistent
-        shelf from picking to formatting; the cached positions and vectors are shared, not rebuilt."""
-        fresh = copy.copy(self)
-        fresh.shelf, fresh.shelf_read_at = shelf, time.monotonic()
-        return fresh
-
-    def scorer(self, query: np.ndarray) -> Scorer:
-        """Scores by dot product with `query` plus the item bias, for the given positions or for all items."""
-        vectors, biases = self.artifact.embeddings.item_vectors, self.artifact.embeddings.item_biases
-        return lambda at: vectors @ query + biases if at is None else vectors[at] @ query + biases[at]
 
 
 class Recommender:
@@ -157,10 +119,13 @@ class Recommender:
     def _restock(self, loaded: Loaded) -> None:
         """Re-read changed stock and prices on the side; requests meanwhile use the shelf they have."""
         try:
-            shelf = loaded.shelf.refreshed(self._uow, loaded.artifact.item_ids, loaded.positions)
+            shelf = loaded.shelf.refreshed(self._uow, loaded.item_ids, loaded.positions)
+            # Items added to the catalog since: placed by their features and servable from now on.
+            whole = shelf.read_whole_at != loaded.shelf.read_whole_at
+            fresh = Loaded.build(loaded.version_id, loaded.artifact, self._uow) if whole else loaded.restocked(shelf)
             with self._lock:
                 if self._loaded is loaded:  # not replaced by another version meanwhile
-                    self._loaded = loaded.restocked(shelf)
+                    self._loaded = fresh
         except Exception:
             log.exception("re-reading the catalog for serving failed; keeping the last one")
         finally:
@@ -181,30 +146,29 @@ class Recommender:
         except (NotFound, Unavailable) as problem:  # shoppers still get an answer: the last model, or popular
             log.error("cannot serve %s: %s", version_id, problem)
             return self._loaded
-        return Loaded(
-            version_id=version_id,
-            artifact=artifact,
-            items=pd.Index(artifact.item_ids),
-            customers=pd.Index(artifact.customer_ids),
-            features=pd.Index(artifact.customer_feature_names),
-            shelf=Shelf.read(self._uow(), artifact.item_ids),
-        )
+        return Loaded.build(version_id, artifact, self._uow)
 
     def for_customer(self, customer_id: str, *, n: int, filters: Filters) -> Recommendations:
+        """Their list from the blend: their history as it is now (events since training count), their LightFM
+        vector (or one made of their attributes) and what is trending."""
         model = self.current()
         if model is None:
             return self._popular(None, n=n, filters=filters)
         history = self._history(customer_id)
         vector, strategy = self._customer_vector(model, customer_id, has_history=not history.empty)
-        if vector is None:
+        positions = np.array([model.positions.get(item, -1) for item in history.item_ids], dtype=np.int64)
+        scored = model.parts.scorer(vector, *model.parts.faded(positions, history.types, history.age_days))
+        if scored is None:
             return self._popular(model, n=n, filters=filters)
         hidden = set() if filters.include_purchased else history.purchased()
-        shortlist = None
+        candidates = None
         if strategy == "personal" and model.artifact.shortlists is not None:
-            shortlist = model.artifact.shortlists[model.customers.get_loc(customer_id)]
-        chosen, scores = self._pick(
-            model, model.scorer(vector), n=n, filters=filters, hidden=hidden, shortlist=shortlist
-        )
+            candidates = model.artifact.shortlists[model.customers.get_loc(customer_id)]
+        elif model.parts.params.parts[1] == 0 or vector is None:  # LightFM has no say: the others nominate all
+            candidates = np.array([], dtype=np.int64)
+        strategy = "personal" if scored.folded else strategy
+        ranked = None if candidates is None else _ranked(scored, candidates)
+        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=hidden, shortlist=ranked)
         reasons = self._personal_reasons(model, chosen, history, strategy)
         return self._answer(model, strategy, chosen, scores, reasons)
 
@@ -213,8 +177,12 @@ class Recommender:
         positions = sorted(model.positions_of(item_ids)) if model is not None else []
         if model is None or not positions:
             return self._popular(model, n=n, filters=filters)
-        query = model.artifact.embeddings.item_vectors[positions].mean(axis=0)
-        chosen, scores = self._pick(model, model.scorer(query), n=n, filters=filters, hidden=set(item_ids))
+        query = model.item_vectors[positions].mean(axis=0)
+        everything = np.array(positions, dtype=np.int64)
+        scored = model.parts.scorer(query, everything, np.ones(len(everything), dtype=np.float32))
+        if scored is None:
+            return self._popular(model, n=n, filters=filters)
+        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=set(item_ids))
         reasons = [f"goes with {self._closest_title(model, item, np.array(positions))}" for item in chosen]
         return self._answer(model, "session", chosen, scores, reasons)
 
@@ -240,7 +208,7 @@ class Recommender:
     def _popular(self, model: Loaded | None, *, n: int, filters: Filters) -> Recommendations:
         if model is None:
             return self._popular_without_model(n=n, filters=filters)
-        popularity = model.artifact.popularity.astype(np.float64)
+        popularity = model.popularity
         chosen, scores = self._pick(
             model, lambda at: popularity if at is None else popularity[at], n=n, filters=filters, hidden=set()
         )
@@ -272,7 +240,9 @@ class Recommender:
         with self._uow() as uow:
             connection = uow.session.connection(execution_options=_one_statement(uow.session))
             rows = connection.execute(HISTORY, {"customer_id": customer_id}).all()
-        return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows])
+        now = time.time()
+        ages = np.array([now - _moment(row.occurred_at) for row in rows], dtype=np.float64) / 86_400
+        return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows], age_days=ages)
 
     def _pick(
         self,
@@ -331,7 +301,7 @@ class Recommender:
         positions = positions[known]
         if len(positions) == 0:
             return ["recommended for you"] * len(chosen)
-        vectors = model.artifact.embeddings.item_vectors
+        vectors = model.item_vectors
         closest = np.argmax(vectors[chosen] @ vectors[positions].T, axis=1)
         where = {int(position): n for n, position in enumerate(positions)}
         return [
@@ -342,7 +312,7 @@ class Recommender:
         ]
 
     def _closest_title(self, model: Loaded, item: int, positions: np.ndarray) -> str:
-        vectors = model.artifact.embeddings.item_vectors
+        vectors = model.item_vectors
         return model.shelf.titles[positions[int(np.argmax(vectors[positions] @ vectors[item]))]]
 
     @staticmethod
@@ -355,7 +325,7 @@ class Recommender:
         shelf = model.shelf
         items = [
             Suggestion(
-                item_id=str(model.artifact.item_ids[p]),
+                item_id=str(model.item_ids[p]),
                 title=shelf.titles[p],
                 price=float(shelf.prices[p]),
                 currency=shelf.currencies[p],
@@ -404,6 +374,18 @@ class Recommender:
         with self._uow() as uow:
             if uow.session.get(Item, item_id) is None:
                 raise NotFound(f"no item {item_id!r}")
+
+
+def _ranked(scored: Scored, shortlist: np.ndarray) -> np.ndarray:
+    """The candidates (LightFM's shortlist and what the other parts nominate) best first by the blend."""
+    candidates = np.unique(np.concatenate([shortlist.astype(np.int64), scored.nominated]))
+    return candidates[np.argsort(-scored.score(candidates), kind="stable")]
+
+
+def _moment(value: datetime | str) -> float:
+    """Seconds since the epoch of a stored time (SQLite may hand back text)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _one_statement(session: Session) -> dict[str, str]:

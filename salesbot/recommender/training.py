@@ -30,14 +30,16 @@ class Params:
 
 @dataclass(frozen=True)
 class Embeddings:
-    """What serving needs: a vector and a bias per item and per customer, and per customer feature
-    (to place customers who arrive with attributes but no history)."""
+    """What serving needs: a vector and a bias per item and per customer, and per customer and item feature
+    (to place customers who arrive with attributes but no history, and items added after training)."""
 
     item_vectors: np.ndarray
     item_biases: np.ndarray
     customer_vectors: np.ndarray
     customer_feature_vectors: np.ndarray
     customer_feature_biases: np.ndarray
+    item_feature_vectors: np.ndarray | None = None  # older versions kept none
+    item_feature_biases: np.ndarray | None = None
 
 
 def fit(
@@ -92,4 +94,6 @@ def _embeddings(model: LightFM, customer_features: sparse.csr_matrix, item_featu
         customer_vectors=customer_vectors.astype(np.float32),
         customer_feature_vectors=model.user_embeddings.astype(np.float32),
         customer_feature_biases=model.user_biases.astype(np.float32),
+        item_feature_vectors=model.item_embeddings.astype(np.float32),
+        item_feature_biases=model.item_biases.astype(np.float32),
     )

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,46 +21,10 @@ from models import Event, ModelVersion, RecommendationCount
 from models.base import utcnow
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound, Unavailable
-from salesbot.recommender.training import Embeddings
+from salesbot.recommender.artifact import Artifact
 
 log = logging.getLogger("salesbot.recommender")
 POPULAR = "popular"  # the version named in counts and ids when no model answered
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A trained model as serving needs it: embeddings keyed by the store's own ids."""
-
-    item_ids: np.ndarray
-    customer_ids: np.ndarray
-    customer_feature_names: np.ndarray
-    popularity: np.ndarray  # weighted interactions per item, for cold start and reasons
-    embeddings: Embeddings
-    shortlists: np.ndarray | None = None  # each customer's best item positions, best first (older versions: none)
-
-    def pack(self) -> bytes:
-        buffer = io.BytesIO()
-        shortlists = {} if self.shortlists is None else {"shortlists": self.shortlists}
-        np.savez_compressed(
-            buffer,
-            item_ids=self.item_ids.astype(str),
-            customer_ids=self.customer_ids.astype(str),
-            customer_feature_names=self.customer_feature_names.astype(str),
-            popularity=self.popularity,
-            **shortlists,
-            **vars(self.embeddings),
-        )
-        return buffer.getvalue()
-
-    @classmethod
-    def unpack(cls, blob: bytes) -> Artifact:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in saved.files}
-        named = {
-            name: arrays.pop(name) for name in ("item_ids", "customer_ids", "customer_feature_names", "popularity")
-        }
-        named["shortlists"] = arrays.pop("shortlists", None)
-        return cls(**named, embeddings=Embeddings(**arrays))
 
 
 def start(*, uow: UnitOfWork, params: dict[str, Any], status: str = "training") -> ModelVersion:

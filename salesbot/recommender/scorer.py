@@ -1,0 +1,138 @@
+"""Scores for one customer or session at request time: the blend's parts for their history as it is now, so
+events of the last minutes count without retraining, standardized exactly as training standardized them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from salesbot.recommender import blend, ease
+
+Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
+CANDIDATES = 100  # items each part nominates before the blend ranks them
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: Scorer
+    nominated: np.ndarray  # positions the history's and the trend's parts rank best (LightFM's: its shortlist)
+    folded: bool  # the history as it is now counted (EASE knew some of its items)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A loaded version's blend, over its item order (trained items first, then items placed by features)."""
+
+    params: blend.Params
+    event_weights: dict[str, float]
+    item_to_item: ease.ItemToItem | None
+    kept_at: np.ndarray  # item position -> its row in the item-to-item model, -1 without one
+    trend: np.ndarray  # standardized over the trained items; later items count as nobody's
+    trend_top: np.ndarray  # the most trending positions, best first
+    vectors: np.ndarray
+    biases: np.ndarray
+    moments: tuple[np.ndarray, np.ndarray]  # mean and covariance of [item vector, bias] over the trained items
+    trained: int  # items the model was trained on
+
+    @classmethod
+    def of(
+        cls,
+        config: blend.Config,
+        item_to_item: ease.ItemToItem | None,
+        raw_trend: np.ndarray,
+        vectors: np.ndarray,
+        biases: np.ndarray,
+        trained: int,
+    ) -> Parts:
+        kept_at = np.full(len(vectors), -1, dtype=np.int64)
+        if item_to_item is not None:
+            kept_at[item_to_item.positions] = np.arange(len(item_to_item.positions))
+        spread = raw_trend.std() or 1.0
+        trend = np.full(len(vectors), -raw_trend.mean() / spread, dtype=np.float64)
+        trend[:trained] = (raw_trend - raw_trend.mean()) / spread
+        rows = np.hstack([vectors[:trained], biases[:trained, None]]).astype(np.float64)
+        top = min(CANDIDATES, trained)
+        return cls(
+            params=config.params,
+            event_weights=config.event_weights,
+            item_to_item=item_to_item,
+            kept_at=kept_at,
+            trend=trend,
+            trend_top=np.argsort(-raw_trend, kind="stable")[:top],
+            vectors=vectors,
+            biases=biases,
+            moments=(rows.mean(axis=0), np.cov(rows, rowvar=False, bias=True)),
+            trained=trained,
+        )
+
+    def faded(self, positions: np.ndarray, types: list[str], age_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A history (item positions, event types, ages) as EASE reads it: each item once, its events summed with
+        their fading, capped as in training."""
+        if not self.params.parts[0] or self.item_to_item is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        weights = np.array([self.event_weights.get(kind, 0.0) for kind in types], dtype=np.float64)
+        weights *= blend.fading(age_days, self.params.ease_half_life_days)
+        counted = (positions >= 0) & (weights > 0)
+        items, where = np.unique(positions[counted], return_inverse=True)
+        return items, blend.capped(np.bincount(where, weights=weights[counted], minlength=len(items)),
+                                   self.event_weights)  # fmt: skip
+
+    def scorer(self, query: np.ndarray | None, items: np.ndarray, weights: np.ndarray) -> Scored | None:
+        """The blended scorer for a LightFM query vector (None: none) and a faded history; None when no part knows
+        anything about this customer."""
+        on_ease, on_lightfm, on_trend = self.params.parts
+        parts: list[Scorer] = []
+        nominated = [self.trend_top] if on_trend else []
+        if on_lightfm and query is not None:
+            parts.append(self._lightfm(query, on_lightfm))
+        folded = False
+        if on_ease and self.item_to_item is not None and len(items):
+            kept = ease.score_kept(self.item_to_item, items, weights)
+            if kept.any():
+                folded = True
+                parts.append(self._ease(kept, on_ease))
+                best = np.argpartition(-kept, min(CANDIDATES, len(kept)) - 1)[:CANDIDATES]
+                nominated.append(self.item_to_item.positions[best])
+        if not parts:
+            return None
+        trend = self.trend
+
+        def score(at: np.ndarray | None) -> np.ndarray:
+            total = on_trend * (trend if at is None else trend[at])
+            for part in parts:
+                total = total + part(at)
+            return total
+
+        together = np.concatenate(nominated) if nominated else np.array([], dtype=np.int64)
+        return Scored(score=score, nominated=together.astype(np.int64), folded=folded)
+
+    def _lightfm(self, query: np.ndarray, weight: float) -> Scorer:
+        """LightFM's scores standardized over the trained items: mean and spread from the items' moments, exact and
+        without scoring the whole catalog."""
+        mean, covariance = self.moments
+        extended = np.append(query.astype(np.float64), 1.0)
+        centre, spread = float(mean @ extended), float(np.sqrt(max(extended @ covariance @ extended, 0.0)))
+        scale = weight / spread if spread > 0 else 0.0
+        vectors, biases = self.vectors, self.biases
+
+        def score(at: np.ndarray | None) -> np.ndarray:
+            raw = vectors @ query + biases if at is None else vectors[at] @ query + biases[at]
+            return (raw - centre) * scale
+
+        return score
+
+    def _ease(self, kept: np.ndarray, weight: float) -> Scorer:
+        """EASE's scores standardized over the trained items (those without a row score 0)."""
+        kept = kept.astype(np.float64)
+        centre = kept.sum() / self.trained
+        spread = float(np.sqrt(max((kept**2).sum() / self.trained - centre**2, 0.0)))
+        scale = weight / spread if spread > 0 else 0.0
+        values = np.append(kept, 0.0)  # the last: items without a row
+        rows = np.where(self.kept_at >= 0, self.kept_at, len(kept))
+
+        def score(at: np.ndarray | None) -> np.ndarray:
+            return (values[rows if at is None else rows[at]] - centre) * scale
+
+        return score
