@@ -19,14 +19,14 @@ from tqdm import tqdm
 from salesbot import __version__, metrics, schema, upkeep
 from salesbot.catalog import demo, imports
 from salesbot.cli import gunicorn_config
-from salesbot.cli.context import Command, services, when
+from salesbot.cli.context import Command, services
 from salesbot.cli.experiments import experiments_group
 from salesbot.cli.keys import keys_group
 from salesbot.cli.kpis import kpis_command
+from salesbot.cli.recommender import models_group, train_command, tune_command
 from salesbot.cli.reps import reps_group
 from salesbot.config import Settings
-from salesbot.recommender import pipeline, tuning, versions
-from salesbot.recommender.dataset import read_store
+from salesbot.recommender import pipeline
 from salesbot.webhooks import delivery
 
 
@@ -44,6 +44,9 @@ main.add_command(keys_group, "keys")
 main.add_command(reps_group, "reps")
 main.add_command(experiments_group, "experiments")
 main.add_command(kpis_command, "kpis")
+main.add_command(train_command, "train")
+main.add_command(tune_command, "tune")
+main.add_command(models_group, "models")
 
 
 @main.group(cls=Command)
@@ -158,171 +161,6 @@ def demo_data(ctx: click.Context, item_count: int, customer_count: int, sessions
             bar.update(report.accepted + report.duplicate + report.rejected_count)
     rows = [(what, r.created, r.updated + r.unchanged + r.duplicate, r.rejected_count) for what, r in totals.items()]
     click.echo(tabulate(rows, headers=("", "added", "already there", "rejected"), tablefmt="simple"))
-
-
-@main.command()
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1, 500))
-@click.option("--components", default=64, show_default=True, type=click.IntRange(2, 512))
-@click.option("--loss", default="warp", show_default=True, type=click.Choice(["warp", "bpr", "warp-kos", "logistic"]))
-@click.option("--learning-rate", default=0.05, show_default=True, type=click.FloatRange(0.0001, 1))
-@click.option("--half-life-days", type=click.FloatRange(1), help="Let older events count less (time decay).")
-@click.option("--cutoff", type=click.DateTime(), help="Evaluate on events after this date (default: the last 20%).")
-@click.option("--all-items", is_flag=True, help="Evaluate on every later item, not only items new to the customer.")
-@click.option(
-    "--skip-evaluation",
-    is_flag=True,
-    help="Train only the model to serve, without the hold-out model that measures it (about half the time).",
-)
-@click.option("--activate", "activation", flag_value="always", help="Serve the new version right away.")
-@click.option(
-    "--activate-if-better",
-    "activation",
-    flag_value="if-better",
-    help="Serve it only if its NDCG@10 beats the active one.",
-)
-@click.pass_context
-def train(
-    ctx: click.Context,
-    epochs,
-    components,
-    loss,
-    learning_rate,
-    half_life_days,
-    cutoff,
-    all_items,
-    skip_evaluation,
-    activation,
-):
-    """Train a recommendation model on the store's events, evaluate it against popularity, and keep it."""
-    if skip_evaluation and activation == "if-better":
-        raise click.UsageError("--activate-if-better compares NDCG@10, which --skip-evaluation does not measure")
-    app = services(ctx)
-    params = pipeline.Params(loss=loss, components=components, learning_rate=learning_rate, epochs=epochs)
-    when = cutoff.replace(tzinfo=UTC) if cutoff else None
-    plan = pipeline.Plan(
-        params=params,
-        half_life_days=half_life_days,
-        cutoff=when,
-        new_items_only=not all_items,
-        evaluate=not skip_evaluation,
-    )
-    bars: dict[str, tqdm] = {}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        unit = {"final model": " epochs", "evaluation model": " epochs", "shortlists": " customers"}.get(phase, "")
-        bar = bars.setdefault(phase, tqdm(total=total, desc=phase, unit=unit, unit_scale=True, file=sys.stderr))
-        bar.update(done - bar.n)
-
-    try:
-        version = pipeline.train(
-            uow=app.uow,
-            plan=plan,
-            weights=app.settings.event_weights,
-            on_progress=progress,
-            artifacts=app.settings.artifacts,
-        )
-    finally:
-        for bar in bars.values():
-            bar.close()
-    _print_metrics(version.metrics)
-    if activation == "always":
-        versions.activate(uow=app.uow(), version_id=version.id)
-    active = activation == "always" or (
-        activation == "if-better" and pipeline.activate_if_better(uow=app.uow, version=version)
-    )
-    if active:
-        click.echo(f"\n{version.id} is now active")
-    else:
-        click.echo(f"\n{version.id} is ready; activate it with: salesbot models activate {version.id}")
-
-
-@main.command()
-@click.option("--trials", default=12, show_default=True, type=click.IntRange(1, 200))
-@click.option("--max-epochs", default=60, show_default=True, type=click.IntRange(5, 500))
-@click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--activate-if-better", is_flag=True, help="Serve the tuned model if its NDCG@10 beats the active one.")
-@click.pass_context
-def tune(ctx: click.Context, trials: int, max_epochs: int, seed: int, activate_if_better: bool) -> None:
-    """Search training parameters (loss, size, learning rate, regularisation, epochs with early stopping),
-    judged on a validation period before the test period; then train and keep a version with the best."""
-    app = services(ctx)
-    with app.uow() as uow:
-        store = read_store(uow.session.connection())
-    if store.events.empty:
-        raise click.ClickException("there are no events with a customer to learn from yet")
-    with tqdm(total=trials, desc="trials", unit=" trials", file=sys.stderr) as bar:
-        results = tuning.tune(
-            store,
-            app.settings.event_weights,
-            now=datetime.now(UTC),
-            trials=trials,
-            max_epochs=max_epochs,
-            seed=seed,
-            on_trial=lambda trial: bar.update(),
-        )
-    columns = ("loss", "components", "learning_rate", "item_alpha", "max_sampled", "customer_feature_share")
-    rows = [(f"{t.ndcg:.4f}", t.epochs, *(getattr(t.params, name) for name in columns)) for t in results]
-    click.echo(tabulate(rows, headers=("validation ndcg@10", "epochs", *columns), tablefmt="simple"))
-    best = results[0].params
-    click.echo(f"\ntraining a version with the best: {best.loss}, {best.components} components, {best.epochs} epochs")
-    version = pipeline.train(
-        uow=app.uow,
-        plan=pipeline.Plan(params=best),
-        weights=app.settings.event_weights,
-        artifacts=app.settings.artifacts,
-    )
-    _print_metrics(version.metrics)
-    if activate_if_better and pipeline.activate_if_better(uow=app.uow, version=version):
-        click.echo(f"\n{version.id} is now active")
-    else:
-        click.echo(f"\n{version.id} is ready; activate it with: salesbot models activate {version.id}")
-
-
-def _print_metrics(metrics: dict) -> None:
-    if "model" not in metrics:
-        click.echo(f"not evaluated: {metrics.get('note', 'no holdout')}")
-        return
-    names = list(metrics["model"])
-    rows = [(who, *(f"{metrics[who][name]:.4f}" for name in names)) for who in ("model", "popularity")]
-    lift = [("lift", *(_ratio(metrics["model"][n], metrics["popularity"][n]) for n in names))]
-    click.echo(f"evaluated on {metrics['test_customers']:,} customers after {metrics['cutoff'][:10]}:")
-    click.echo(tabulate(rows + lift, headers=("", *names), tablefmt="simple"))
-
-
-def _ratio(ours: float, baseline: float) -> str:
-    return f"{ours / baseline:.2f}x" if baseline else "-"
-
-
-@main.group(cls=Command)
-def models() -> None:
-    """List and activate trained recommendation models."""
-
-
-@models.command("list")
-@click.pass_context
-def models_list(ctx: click.Context) -> None:
-    """Model versions, newest first, with their headline metrics."""
-    rows = [
-        (
-            v.id,
-            v.status,
-            "yes" if v.is_active else "",
-            when(v.created_at),
-            f"{v.metrics.get('model', {}).get('ndcg@10', float('nan')):.4f}",
-            f"{v.metrics.get('popularity', {}).get('ndcg@10', float('nan')):.4f}",
-        )
-        for v in versions.get_all(uow=services(ctx).uow())
-    ]
-    headers = ("id", "status", "active", "created", "ndcg@10", "popularity ndcg@10")
-    click.echo(tabulate(rows, headers=headers) if rows else "no models yet: salesbot train")
-
-
-@models.command("activate")
-@click.argument("model_id")
-@click.pass_context
-def models_activate(ctx: click.Context, model_id: str) -> None:
-    """Serve MODEL_ID from now on (every API process picks it up within seconds)."""
-    click.echo(f"{versions.activate(uow=services(ctx).uow(), version_id=model_id).id} is now active")
 
 
 STREAM_THREADS = 512

@@ -132,8 +132,11 @@ def fit(
     """The blend's other parts next to a fitted LightFM, over the same customers and items: EASE on the faded
     history (when the kind uses it) and the trend."""
     customers, items = pd.Index(interactions.customer_ids), pd.Index(interactions.item_ids)
+    # Faded from the last event, not the clock: a store quiet for months keeps its model (serving standardizes
+    # each customer's scores, so only the fading between their own events matters there).
+    latest = min(pd.Timestamp(now), store.events.occurred_at.max()) if not store.events.empty else now
     faded = weighted_matrix(
-        store.events, event_weights, customers, items, now=now, half_life_days=params.ease_half_life_days
+        store.events, event_weights, customers, items, now=latest, half_life_days=params.ease_half_life_days
     )
     history = history_matrix(faded, event_weights)
     item_to_item = ease.fit(history, params.ease_params, on_step=on_step) if params.parts[0] else None

@@ -254,10 +254,32 @@ def test_tuning_keeps_the_default_in_the_running_and_stops_early(shop):
         max_epochs=20,
         on_trial=seen.append,
     )
-    assert len(seen) == 3
+    lightfm = [t for t in seen if t.blend.kind == "lightfm"]
+    assert len(lightfm) == 3
+    assert len(seen) == 3 + len(tuning.blend_grid())  # then EASE's and the blend's grids over the best LightFM
+    assert {t.blend.kind for t in results} == {"lightfm", "ease", "blend"}
     assert [t.ndcg for t in results] == sorted((t.ndcg for t in results), reverse=True)
-    assert pipeline.Params(epochs=20).loss in {t.params.loss for t in results}
+    assert pipeline.Params(epochs=20).loss in {t.params.loss for t in lightfm}
     assert all(t.epochs % tuning.CHECK_EVERY == 0 and t.epochs <= 20 for t in results)
+    best_lightfm = max(lightfm, key=lambda t: t.ndcg)
+    assert all(t.params == best_lightfm.params for t in seen if t.blend.kind != "lightfm")
+
+
+def test_tune_chooses_among_model_kinds_and_trains_the_winner(shop, database_url):
+    from click.testing import CliRunner
+
+    from salesbot.cli import main
+
+    runner = CliRunner(env={"SALESBOT_DATABASE_URL": database_url})
+    done = runner.invoke(main, ["tune", "--trials", "2", "--max-epochs", "10"])
+    assert done.exit_code == 0, done.output
+    table = done.output.split("training a version with the best")[0]
+    kinds = [line.split()[0] for line in table.splitlines() if line.split()[:1] in (["blend"], ["lightfm"], ["ease"])]
+    assert sorted(kinds) == ["blend", "ease", "lightfm"]  # one row per kind, best first
+    winner = kinds[0]
+    trained = versions.get_all(uow=shop.uow())[0]
+    assert trained.params["blend"]["kind"] == winner
+    assert trained.metrics["kind"] == winner
 
 
 def test_train_can_skip_the_hold_out_and_still_serve(shop, database_url):
