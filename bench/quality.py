@@ -9,15 +9,17 @@ knob (EASE's lambda, item-kNN's K, ALS's regularization, our blend's weights) is
 INSIDE the training data (trained before it, judged on it), then refitted on everything before the test cut-off;
 the test period only reports. Baselines: popularity, plain LightFM (README settings), the product's LightFM (the
 current default: item and customer features), implicit's ALS and item-kNN (cosine), and EASE; customers without
-history get the popular items from EASE, item-kNN and ALS. Our default is a blend of per-customer standardized
-scores: EASE on time-decayed history, the product's LightFM and the items trending in the last days.
+history get the popular items from EASE, item-kNN and ALS. Our default is the product's blend
+(salesbot/recommender/blend.py) of per-customer standardized scores: EASE on time-decayed history (sparsified as
+served), the product's LightFM and the items trending in the last days, with the settings it ships with (chosen
+once on UCI's validation month; on MovieLens they are untuned). The last row is what `salesbot tune` would choose
+on this data's own validation period (kind and weights).
 Needs the `bench` extra (`pip install -e '.[bench]'`) for implicit, and ../shared/datasets/.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import tempfile
 import time
 import tracemalloc
@@ -40,7 +42,7 @@ from salesbot import schema
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import imports
 from salesbot.config import Settings
-from salesbot.recommender import ease, evaluation, training
+from salesbot.recommender import blend, ease, evaluation, training, tuning
 from salesbot.recommender.dataset import Interactions, Store, build, read_store
 
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -55,10 +57,6 @@ FEATURE_SHARE = training.Params().customer_feature_share
 EASE_L2 = [50.0, 100.0, 250.0, 500.0, 1000.0]
 KNN_K = [20, 50, 100, 200]
 ALS_REG = [0.01, 0.1, 1.0]
-HALF_LIVES = [None, 60.0, 120.0, 240.0]  # days; the history's fading in our default's EASE
-LIGHTFM_WEIGHTS = [0.0, 0.25, 0.5, 1.0]
-TREND_WEIGHTS = [0.0, 0.2, 0.5]
-TREND_DAYS = 14
 ScoreFn = Callable[[np.ndarray], np.ndarray]  # customer rows -> scores over the catalog
 
 
@@ -100,14 +98,6 @@ def _blocks(rows: np.ndarray, score: ScoreFn) -> Iterator[tuple[np.ndarray, np.n
 
 def popularity(data: Split) -> np.ndarray:
     return np.asarray((data.seen > 0).sum(axis=0), dtype=np.float64).ravel()
-
-
-def trending(data: Split, days: int = TREND_DAYS) -> np.ndarray:
-    """How many customers took up each item in the last `days` before the cut-off (log scale)."""
-    events = data.store.events
-    recent = events[events.occurred_at >= data.cutoff - pd.Timedelta(days=days)]
-    columns = pd.Index(data.train.item_ids).get_indexer(recent.drop_duplicates(["customer_id", "item_id"]).item_id)
-    return np.log1p(np.bincount(columns[columns >= 0], minlength=len(data.train.item_ids))).astype(np.float64)
 
 
 def popularity_model(data: Split, _knob: object = None) -> ScoreFn:
@@ -155,62 +145,19 @@ def product_lightfm(data: Split) -> ScoreFn:
     return lambda rows: found.customer_vectors[rows] @ found.item_vectors.T + found.item_biases
 
 
-# --- our default: standardized scores blended ---------------------------------------------------------------
+# --- our default: the product's blend (salesbot.recommender.blend), its weights chosen on validation ----------
 
 
-def standardized(scores: np.ndarray) -> np.ndarray:
-    """Per customer: mean 0, spread 1 (all-equal rows, such as EASE without history, become 0)."""
-    spread = scores.std(axis=1, keepdims=True)
-    return np.divide(scores - scores.mean(axis=1, keepdims=True), spread, where=spread > 0, out=np.zeros_like(scores))
+def search(data: Split, weights: dict[str, float]) -> tuning.BlendSearch:
+    """The product's blend parts for one split, as `salesbot tune` fits them."""
+    embeddings = training.fit(data.train, training.Params())
+    return tuning.BlendSearch(data.store, data.train, data.test, embeddings, weights, now=data.cutoff.to_pydatetime())
 
 
-@dataclass(frozen=True)
-class Blend:
-    l2: float
-    half_life_days: float | None
-    lightfm: float
-    trend: float
-
-
-def decayed_history(data: Split, weights: dict[str, float], half_life_days: float | None) -> sparse.csr_matrix:
-    """The product's interactions with a half-life, each pair capped at 1 (one purchase today = 1)."""
-    if half_life_days is None:
-        return (data.seen > 0).astype(np.float32).tocsr()
-    faded = build(data.store, weights, now=data.cutoff.to_pydatetime(), half_life_days=half_life_days).weights
-    faded = faded.tocsr().astype(np.float32)
-    faded.data = np.minimum(faded.data / max(weights.values()), 1.0)
-    return faded
-
-
-class Components:
-    """What our blend is made of, for one split: cached so the weight grid costs no refits."""
-
-    def __init__(self, data: Split, weights: dict[str, float], lightfm: ScoreFn) -> None:
-        self.data, self.weights = data, weights
-        self.rows = data.test.rows
-        self.lightfm = standardized(lightfm(self.rows))
-        self.trend = standardized(np.tile(trending(data), (len(self.rows), 1)))
-        self._ease: dict[tuple[float, float | None], np.ndarray] = {}
-
-    def ease(self, l2: float, half_life_days: float | None) -> np.ndarray:
-        if (l2, half_life_days) not in self._ease:
-            history = decayed_history(self.data, self.weights, half_life_days)
-            model = ease.fit(history, ease.Params(l2=l2, binary=half_life_days is None))
-            scores = ease.score(model, history[self.rows], binary=half_life_days is None)
-            self._ease[l2, half_life_days] = standardized(scores.astype(np.float64))
-        return self._ease[l2, half_life_days]
-
-    def blend(self, choice: Blend) -> ScoreFn:
-        scores = self.ease(choice.l2, choice.half_life_days) + choice.lightfm * self.lightfm + choice.trend * self.trend
-        return lambda rows: scores[np.searchsorted(self.rows, rows)]
-
-
-def choose_blend(parts: Components) -> tuple[Blend, float]:
-    grid = [
-        Blend(l2, half_life, lightfm, trend)
-        for l2, half_life, lightfm, trend in itertools.product(EASE_L2, HALF_LIVES, LIGHTFM_WEIGHTS, TREND_WEIGHTS)
-    ]
-    scored = [(ndcg(parts.data, parts.blend(choice))[f"ndcg@{K}"], choice) for choice in tqdm(grid, desc="blend grid")]
+def choose(parts: tuning.BlendSearch) -> tuple[blend.Params, float]:
+    """The kind and settings `salesbot tune` would choose over this LightFM: the best on validation."""
+    scored = [(parts.ndcg(choice), choice) for choice in tqdm(tuning.blend_grid(), desc="kinds and weights")]
+    scored.append((parts.ndcg(blend.Params(kind="lightfm")), blend.Params(kind="lightfm")))
     best, choice = max(scored, key=lambda pair: pair[0])
     return choice, best
 
@@ -238,16 +185,19 @@ def compare(store: Store, weights: dict[str, float], validation: pd.Timestamp, t
         label = name if knob is None else f"{name} {knob:g}"
         rows.append((label, on_validation[knob], ndcg(final, make(final, knob)), time.perf_counter() - started))
     started = time.perf_counter()
-    tuning_lightfm, final_lightfm = product_lightfm(tuning), product_lightfm(final)
-    label = "salesbot LightFM (current default)"
-    rows.append((label, ndcg(tuning, tuning_lightfm)[f"ndcg@{K}"], ndcg(final, final_lightfm), 0.0))
-    choice, on_validation = choose_blend(Components(tuning, weights, tuning_lightfm))
-    ours = Components(final, weights, final_lightfm).blend(choice)
+    tuning_parts, final_parts = search(tuning, weights), search(final, weights)
+    lightfm_alone = blend.Params(kind="lightfm")
+    label = "salesbot LightFM (kind lightfm)"
+    rows.append((label, tuning_parts.ndcg(lightfm_alone), final_parts.figures(lightfm_alone), 0.0))
+    default = blend.Params()
+    label = "OUR DEFAULT: salesbot blend as shipped (no tuning)"
+    rows.append((label, tuning_parts.ndcg(default), final_parts.figures(default), 0.0))
+    choice, on_validation = choose(tuning_parts)
     label = (
-        f"OUR DEFAULT: EASE l={choice.l2:g} half-life {choice.half_life_days or 'none'}"
-        f" + {choice.lightfm:g} LightFM + {choice.trend:g} trend"
+        f"salesbot tune's choice: {choice.kind}, EASE l={choice.ease_l2:g} half-life"
+        f" {choice.ease_half_life_days or 'none'} + {choice.lightfm_weight:g} LightFM + {choice.trend_weight:g} trend"
     )
-    rows.append((label, on_validation, ndcg(final, ours), time.perf_counter() - started))
+    rows.append((label, on_validation, final_parts.figures(choice), time.perf_counter() - started))
     return rows
 
 
@@ -303,7 +253,8 @@ def load_movielens() -> Store:
 
 
 def print_table(rows: list[tuple]) -> None:
-    best = max(figures[f"ndcg@{K}"] for _name, _validation, figures, _seconds in rows[:-1])
+    baselines = [row for row in rows if not row[0].startswith(("salesbot tune", "OUR"))]
+    best = max(figures[f"ndcg@{K}"] for _name, _validation, figures, _seconds in baselines)
     columns = list(rows[0][2])
     table = [
         (

@@ -101,18 +101,25 @@ def score(model: ItemToItem, histories: sparse.spmatrix, *, binary: bool = True)
     return scores
 
 
-def score_kept(model: ItemToItem, positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """One history's scores over the kept items only (in `model.positions` order): what serving standardizes,
-    without a catalog-wide array. `positions` are catalog positions; those without a row are ignored."""
+def score_kept(model: ItemToItem, positions: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One history's scores over the kept items, for serving: (rows in `model.positions` order, their scores) for
+    the rows that score at all; no catalog-wide array. `positions` are catalog positions; those without a row are
+    ignored. On the sparse (served) weights it reads only the history's rows."""
     rows = np.searchsorted(model.positions, positions)
     known = (rows < len(model.positions)) & (model.positions[np.minimum(rows, len(model.positions) - 1)] == positions)
     rows, weights = rows[known], np.asarray(weights, dtype=np.float32)[known]
     if len(rows) == 0:
-        return np.zeros(len(model.positions), dtype=np.float32)
-    if sparse.issparse(model.weights):
-        history = sparse.csr_matrix((weights, (np.zeros_like(rows), rows)), shape=(1, len(model.positions)))
-        return (history @ model.weights).toarray().ravel()
-    return weights @ model.weights[rows]
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if not sparse.issparse(model.weights):
+        scores = weights @ model.weights[rows]
+        found = np.flatnonzero(scores)
+        return found, scores[found]
+    indptr, indices, data = model.weights.indptr, model.weights.indices, model.weights.data
+    spans = [slice(indptr[row], indptr[row + 1]) for row in rows]
+    columns = np.concatenate([indices[span] for span in spans])
+    values = np.concatenate([data[span] * weight for span, weight in zip(spans, weights, strict=True)])
+    found, where = np.unique(columns, return_inverse=True)
+    return found, np.bincount(where, weights=values, minlength=len(found))
 
 
 def score_history(

@@ -206,9 +206,9 @@ def evaluate(store: Store, plan: Plan, *, now: datetime, on_progress: Progress) 
 
 
 def activate_if_better(*, uow: Callable[[], UnitOfWork], version: ModelVersion, k: int = 10) -> bool:
-    """Activate `version` when its NDCG@k beats the active version's (or nothing is active)."""
+    """Activate `version` when its held-out NDCG@k is not worse than the active version's (or nothing is active)."""
     active = versions.active_id(uow=uow())
-    if active is not None and _ndcg(versions.get(uow=uow(), version_id=active), k) >= _ndcg(version, k):
+    if active is not None and _ndcg(versions.get(uow=uow(), version_id=active), k) > _ndcg(version, k):
         return False
     versions.activate(uow=uow(), version_id=version.id)
     return True

@@ -28,7 +28,7 @@ class Parts:
     params: blend.Params
     event_weights: dict[str, float]
     item_to_item: ease.ItemToItem | None
-    kept_at: np.ndarray  # item position -> its row in the item-to-item model, -1 without one
+    ease_rows: np.ndarray  # item position -> its row in the item-to-item model (one past the last without one)
     trend: np.ndarray  # standardized over the trained items; later items count as nobody's
     trend_top: np.ndarray  # the most trending positions, best first
     vectors: np.ndarray
@@ -46,9 +46,10 @@ class Parts:
         biases: np.ndarray,
         trained: int,
     ) -> Parts:
-        kept_at = np.full(len(vectors), -1, dtype=np.int64)
+        kept = 0 if item_to_item is None else len(item_to_item.positions)
+        ease_rows = np.full(len(vectors), kept, dtype=np.int64)
         if item_to_item is not None:
-            kept_at[item_to_item.positions] = np.arange(len(item_to_item.positions))
+            ease_rows[item_to_item.positions] = np.arange(kept)
         spread = raw_trend.std() or 1.0
         trend = np.full(len(vectors), -raw_trend.mean() / spread, dtype=np.float64)
         trend[:trained] = (raw_trend - raw_trend.mean()) / spread
@@ -58,7 +59,7 @@ class Parts:
             params=config.params,
             event_weights=config.event_weights,
             item_to_item=item_to_item,
-            kept_at=kept_at,
+            ease_rows=ease_rows,
             trend=trend,
             trend_top=np.argsort(-raw_trend, kind="stable")[:top],
             vectors=vectors,
@@ -89,11 +90,11 @@ class Parts:
             parts.append(self._lightfm(query, on_lightfm))
         folded = False
         if on_ease and self.item_to_item is not None and len(items):
-            kept = ease.score_kept(self.item_to_item, items, weights)
-            if kept.any():
+            rows, kept = ease.score_kept(self.item_to_item, items, weights)
+            if len(rows):
                 folded = True
-                parts.append(self._ease(kept, on_ease))
-                best = np.argpartition(-kept, min(CANDIDATES, len(kept)) - 1)[:CANDIDATES]
+                parts.append(self._ease(rows, kept, on_ease))
+                best = rows if len(rows) <= CANDIDATES else rows[np.argpartition(-kept, CANDIDATES - 1)[:CANDIDATES]]
                 nominated.append(self.item_to_item.positions[best])
         if not parts:
             return None
@@ -123,16 +124,17 @@ class Parts:
 
         return score
 
-    def _ease(self, kept: np.ndarray, weight: float) -> Scorer:
-        """EASE's scores standardized over the trained items (those without a row score 0)."""
+    def _ease(self, rows: np.ndarray, kept: np.ndarray, weight: float) -> Scorer:
+        """EASE's scores standardized over the trained items (those it does not score score 0)."""
         kept = kept.astype(np.float64)
         centre = kept.sum() / self.trained
         spread = float(np.sqrt(max((kept**2).sum() / self.trained - centre**2, 0.0)))
         scale = weight / spread if spread > 0 else 0.0
-        values = np.append(kept, 0.0)  # the last: items without a row
-        rows = np.where(self.kept_at >= 0, self.kept_at, len(kept))
+        values = np.zeros(len(self.item_to_item.positions) + 1)  # the last: items without a row
+        values[rows] = kept
+        lookup = self.ease_rows
 
         def score(at: np.ndarray | None) -> np.ndarray:
-            return (values[rows if at is None else rows[at]] - centre) * scale
+            return (values[lookup if at is None else lookup[at]] - centre) * scale
 
         return score

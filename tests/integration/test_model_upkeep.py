@@ -67,6 +67,34 @@ def test_a_new_week_is_trained_by_the_worker_and_served_only_if_better(shop):
     assert queued.status == "queued"
     assert schedule.retrain_if_due(uow=shop.uow, settings=shop.settings, now=NOW) is None  # one run at a time
 
+    trained = trained_by_the_worker(shop, queued)
+    assert trained.status == "ready"
+    assert trained.data["events"] > first.data["events"]  # the new week is in it
+    not_worse = pipeline._ndcg(trained, 10) >= pipeline._ndcg(versions.get(uow=shop.uow(), version_id=first.id), 10)
+    assert versions.active_id(uow=shop.uow()) == (trained.id if not_worse else first.id)
+
+
+def test_a_week_that_breaks_the_model_is_trained_but_not_served(shop):
+    first = served_first(shop)
+    # A normal week, then on its last day tea lovers buy only tools and makers only tea. That day is the new
+    # version's held-out period; trained on the days before it, it ranks that day's purchases low, so its NDCG is
+    # worse than the active version's and the active version keeps serving.
+    a_new_week(shop, 60)
+    flipped = [
+        {"customer_id": f"{prefix}-{n % 20}", "item_id": f"{cluster}-{(n * 3) % 10}", "type": "purchase",
+         "occurred_at": "2025-06-09T12:00:00Z"}
+        for n in range(45) for prefix, cluster in (("a", "h"), ("b", "t"))
+    ]  # fmt: skip
+    events.record(uow=shop.uow(), events=flipped, policy=shop.event_policy)
+    queued = schedule.retrain_if_due(uow=shop.uow, settings=shop.settings, now=NOW)
+    trained = trained_by_the_worker(shop, queued)
+    assert trained.status == "ready"
+    assert pipeline._ndcg(trained, 10) < pipeline._ndcg(first, 10)
+    assert versions.active_id(uow=shop.uow()) == first.id
+
+
+def trained_by_the_worker(shop, queued: ModelVersion) -> ModelVersion:
+    """Run the worker's training loop until it has trained (and activated or not) the queued version."""
     stop = threading.Event()
     worker = threading.Thread(target=pipeline.take_jobs, args=(stop,), daemon=True,
                               kwargs={"uow": shop.uow, "weights": shop.settings.event_weights,
@@ -82,11 +110,7 @@ def test_a_new_week_is_trained_by_the_worker_and_served_only_if_better(shop):
     finally:
         stop.set()
         worker.join(timeout=30)
-    trained = versions.get(uow=shop.uow(), version_id=queued.id)
-    assert trained.status == "ready"
-    assert trained.data["events"] > first.data["events"]  # the new week is in it
-    better = pipeline._ndcg(trained, 10) > pipeline._ndcg(versions.get(uow=shop.uow(), version_id=first.id), 10)
-    assert versions.active_id(uow=shop.uow()) == (trained.id if better else first.id)
+    return versions.get(uow=shop.uow(), version_id=queued.id)
 
 
 def test_old_artifacts_are_pruned_but_the_active_and_the_newest_stay(shop, tmp_path):

@@ -73,3 +73,18 @@ def test_recent_history_weighs_more_when_weighted():
 def test_a_penalty_of_zero_is_refused():
     with pytest.raises(InvalidInput):
         ease.fit(sparse.csr_matrix([[1.0]]), ease.Params(l2=0.0))
+
+
+@pytest.mark.parametrize("neighbours", [None, 30])
+def test_scoring_the_kept_items_of_one_history_matches_the_catalog_wide_scores(neighbours):
+    matrix = sparse.random(80, 400, density=0.05, random_state=5, format="csr")
+    model = ease.fit(matrix, ease.Params(l2=2.0, max_items=300))
+    if neighbours:
+        model = ease.sparsified(model, neighbours)
+        assert model.weights.nnz <= 300 * neighbours
+    history, weights = np.array([3, 50, 377]), np.array([1.0, 0.5, 0.25], dtype=np.float32)
+    rows, scores = ease.score_kept(model, history, weights)
+    wide = ease.score_history(model, history, weights, binary=False)
+    assert wide[model.positions[rows]] == pytest.approx(scores, abs=1e-5)
+    others = np.setdiff1d(np.arange(400), model.positions[rows])
+    assert not wide[others].any()
