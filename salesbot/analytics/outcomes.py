@@ -4,17 +4,18 @@ read these rows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Conversation, Event, Experiment, ExperimentUnit, HandoffChange, Item, Lead, LeadChange, Message
 from salesbot.analytics.sources import corrections, frame
-from salesbot.analytics.window import Window
+from salesbot.analytics.window import EARLIEST, LATEST, Window
 from salesbot.database import UnitOfWork
 
 REOPEN_WITHIN = timedelta(days=7)
@@ -35,8 +36,7 @@ def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataF
         started = frame(session, _started(window.start, window.end + later))
         if started.empty:
             return pd.DataFrame(columns=COLUMNS)
-        started["actor"] = np.where(started.customer_id.notna(), "c:" + started.customer_id.fillna(""),
-                                    "v:" + started.visitor_id.fillna(""))  # fmt: skip
+        started["actor"] = _actors(started)
         started["reopened"] = _reopened(started)
         credits = _credits(started, frame(session, _purchases(window, purchase_days)), purchase_days)
         rows = started[Window.moments(started.started_at) < pd.Timestamp(window.end)].copy()
@@ -48,6 +48,30 @@ def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataF
         rows["revenue"] = rows.revenue.fillna(0.0).astype(float)
         rows["arm"] = rows.actor.map(_arms(session, window)).astype(object)
     return _finished(rows, window)
+
+
+def credited(session: Session, *, conversation_ids: Sequence[str], days: int) -> set[str]:
+    """Of these conversations, those a purchase is credited to, by the rule of `_credits`: read for their buyers
+    alone (their conversations that could take a purchase's credit, and their purchases), not for a whole window."""
+    mine = frame(session, _started(EARLIEST, LATEST).where(Conversation.id.in_(list(conversation_ids))))
+    if mine.empty:
+        return set()
+    start, end = Window.moments(mine.started_at).min(), Window.moments(mine.started_at).max()
+    later = end + timedelta(days=days)
+    customers = sorted(set(mine.customer_id.dropna()))
+    visitors = sorted(set(mine.visitor_id[mine.customer_id.isna()].dropna()))
+    buyers = (Conversation.customer_id.in_(customers),
+              and_(Conversation.customer_id.is_(None), Conversation.visitor_id.in_(visitors)))  # fmt: skip
+    talks = frame(session, _started(start, later).where(or_(*buyers)))
+    bought_by = (Event.customer_id.in_(customers), and_(Event.customer_id.is_(None), Event.visitor_id.in_(visitors)))
+    bought = frame(session, _purchases(Window(start=start, end=end), days).where(or_(*bought_by)))
+    credits = _credits(talks.assign(actor=_actors(talks)), bought, days)
+    return set(credits.index) & set(conversation_ids)
+
+
+def _actors(rows: pd.DataFrame) -> np.ndarray:
+    """Who each row is: `c:<customer>` when known, else `v:<visitor>`."""
+    return np.where(rows.customer_id.notna(), "c:" + rows.customer_id.fillna(""), "v:" + rows.visitor_id.fillna(""))
 
 
 def _started(start: Any, end: Any) -> Select:
@@ -134,10 +158,8 @@ def _credits(started: pd.DataFrame, bought: pd.DataFrame, days: int) -> pd.DataF
     if bought.empty:
         return pd.DataFrame(columns=["purchases", "revenue"])
     bought = bought.assign(
-        actor=np.where(bought.customer_id.notna(), "c:" + bought.customer_id.fillna(""),
-                       "v:" + bought.visitor_id.fillna("")),
-        at=Window.moments(bought.occurred_at), revenue=bought.revenue.astype(float),
-    ).sort_values("at")  # fmt: skip
+        actor=_actors(bought), at=Window.moments(bought.occurred_at), revenue=bought.revenue.astype(float)
+    ).sort_values("at")
     talks = started[["conversation_id", "actor"]].assign(at=Window.moments(started.started_at))
     matched = pd.merge_asof(bought, talks.sort_values("at"), on="at", by="actor", direction="backward",
                             tolerance=pd.Timedelta(days=days))  # fmt: skip

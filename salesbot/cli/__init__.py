@@ -21,6 +21,7 @@ from salesbot.catalog import demo, imports
 from salesbot.cli import gunicorn_config
 from salesbot.cli.context import Command, services
 from salesbot.cli.experiments import experiments_group
+from salesbot.cli.finetune import export_group, finetune_group
 from salesbot.cli.keys import keys_group
 from salesbot.cli.kpis import kpis_command
 from salesbot.cli.recommender import models_group, train_command, tune_command
@@ -44,6 +45,8 @@ main.add_command(keys_group, "keys")
 main.add_command(reps_group, "reps")
 main.add_command(experiments_group, "experiments")
 main.add_command(kpis_command, "kpis")
+main.add_command(export_group, "export")
+main.add_command(finetune_group, "finetune")
 main.add_command(train_command, "train")
 main.add_command(tune_command, "tune")
 main.add_command(models_group, "models")

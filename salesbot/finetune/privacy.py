@@ -1,0 +1,234 @@
+"""Masking on the export path: every string that leaves in a fine-tuning file has its personal data and the store's
+codes and prices replaced with typed placeholders ([EMAIL], [PHONE], [NAME], [COMPANY], [ADDRESS], [CARD],
+[OFFER_CODE], [PRICE]).
+
+What is found by its shape: e-mail addresses, phone numbers (phonenumbers, in the store's region or with a country
+code), card-like numbers (13 to 19 digits passing the Luhn check), street addresses (English, German, French and
+Spanish street words next to a house number), codes written after "code", "coupon" or "voucher", and amounts with a
+currency in the store's own words. What is found by its value: the names, companies, e-mails and phones the lead
+captured, and the offer codes the conversation could hold. A visitor's own amounts stay (their budget is what the
+answer's extracted fields must match); the store's prices in its lines, products and FAQ passages do not.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+
+from salesbot.conversation import extract, money
+
+KINDS = ("EMAIL", "PHONE", "NAME", "COMPANY", "ADDRESS", "CARD", "OFFER_CODE", "PRICE")
+CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+MANY_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")  # seven digits close together: worth asking phonenumbers
+PHONE_LIKE = re.compile(
+    r"(?<![\w+])(?:\+|00)[1-9](?:[ ./-]?\(?\d\)?){6,14}(?!\d)"  # any country code
+    r"|(?<![\w(])\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}(?!\d)"  # North American layout, valid or not
+)
+ALSO_READ_AS = ("US", "GB", "FR")  # numbers written without a country code in another country's way
+_STREET_EN = r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|way|court|ct|place|pl|square|sq|terrace|"
+_STREET_EN += r"parkway|pkwy|highway|hwy|close|crescent|row|walk|gardens"
+_STREET_DE = r"stra(?:ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|steig|pfad|markt"
+_STREET_FR = r"rue|avenue|av\.|boulevard|bd|place|chemin|impasse|all[ée]e|quai|cours|route"
+_STREET_ES = r"calle|c/|avenida|avda\.?|plaza|paseo|camino|carrera|ronda|traves[ií]a"
+_POSTCODE = r"(?:,?\s+(?:[A-Z][a-z][\w-]*\s+)?(?:\d{4,5}|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?:\s+[A-ZÄÖÜ][\w-]+)?)?"
+ADDRESS = re.compile(
+    "|".join(
+        (  # 221B Baker Street; 1600 Pennsylvania Ave NW
+            rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}(?i:{_STREET_EN})\b\.?(?:\s+[NS]?[EW]?\b)?{_POSTCODE}",
+            # Hauptstraße 5, Am Ring 12a, Unter den Linden-Weg 3
+            rf"\b(?:[A-ZÄÖÜ][\wäöüß.-]*\s+){{0,3}}[\wäöüß-]*(?i:{_STREET_DE})\s+\d{{1,4}}\s?[a-z]?\b{_POSTCODE}",
+            # 12 rue de Rivoli; 5 bis, avenue Foch
+            rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_STREET_FR})\s+(?:[\w'\u2019-]+\s?){{1,5}}{_POSTCODE}",
+            # Calle Mayor 10; Avda. de América, 25
+            rf"(?i:\b{_STREET_ES})\s+(?:[\w'-]+\s+){{0,4}}\d{{1,4}}\b{_POSTCODE}",
+        )
+    )
+)
+CODE_AFTER = re.compile(
+    r"\b(?:code|coupon|voucher|promo|gutschein|gutscheincode|rabattcode|c[oó]digo|cup[oó]n)\b\s*:?\s*"
+    r"(?P<code>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,}|[A-Z][A-Z0-9-]{3,})\b",
+    re.I,
+)
+NAME_PARTS = re.compile(r"[^\W\d_][\w'-]*")
+LEGAL = re.compile(r"[\s,]+(?:GmbH|AG|KG|Inc\.?|Ltd\.?|LLC|SA|SAS|SARL|S\.L\.|BV|B\.V\.|Corp\.?|plc|Co\.?)$", re.I)
+LOOKS_LIKE_ADDRESS = re.compile(r"address|street|adresse|anschrift|direcci[oó]n", re.I)
+PLACEHOLDER = re.compile(r"\[(?:" + "|".join(KINDS) + r")\]")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What one conversation's masking knows by value: its lead's fields and the offer codes it could hold."""
+
+    names: tuple[str, ...] = ()
+    companies: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+
+    @classmethod
+    def of_lead(cls, fields: dict[str, Any], types: dict[str, str], codes: Iterable[str] = ()) -> Known:
+        """From a lead's fields (`types`: each field's type in the qualification schema)."""
+        found: dict[str, list[str]] = {"name": [], "company": [], "email": [], "phone": [], "address": []}
+        for name, value in fields.items():
+            kind = types.get(name)
+            if kind == "text" and LOOKS_LIKE_ADDRESS.search(name):
+                kind = "address"
+            if kind in found and isinstance(value, str) and value.strip():
+                found[kind].append(value.strip())
+        return cls(
+            names=tuple(found["name"]), companies=tuple(found["company"]), emails=tuple(found["email"]),
+            phones=tuple(found["phone"]), addresses=tuple(found["address"]), codes=tuple(c for c in codes if c),
+        )  # fmt: skip
+
+
+@dataclass
+class Masker:
+    """Masks one conversation's strings; `counts` tells how many of each placeholder it put in."""
+
+    known: Known = field(default_factory=Known)
+    region: str = "DE"
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._values = _values_pattern(self.known)
+        self._seen: dict[tuple[str, bool], str] = {}
+
+    def text(self, text: str, *, prices: bool = True) -> str:
+        """`text` masked; with `prices` False a visitor's amounts stay (their budget is theirs, not a price)."""
+        key = (text, prices)
+        if key not in self._seen:
+            self._seen[key] = self._mask(text, prices)
+        return self._seen[key]
+
+    def value(self, value: Any, *, prices: bool = True) -> Any:
+        """Every string inside a JSON-like value masked (keys stay: they are the format's, not anyone's words)."""
+        if isinstance(value, str):
+            return self.text(value, prices=prices)
+        if isinstance(value, dict):
+            return {key: self.value(inner, prices=prices) for key, inner in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(inner, prices=prices) for inner in value]
+        return value
+
+    def _mask(self, text: str, prices: bool) -> str:
+        masked, shapes = _shapes(text, self.region, prices)
+        counted = Counter(shapes)  # the cached counts stay as they were
+        if self._values is not None:
+            masked = self._values.sub(lambda m: self._typed(m, counted), masked)
+        self.counts.update(counted)
+        return masked
+
+    def _typed(self, match: re.Match[str], counted: Counter[str]) -> str:
+        kind = next(name for name, found in match.groupdict().items() if found is not None)
+        counted[kind] += 1
+        return f"[{kind}]"
+
+
+def _values_pattern(known: Known) -> re.Pattern[str] | None:
+    """One pattern for the conversation's known values, longest first within each kind, kinds most specific first."""
+    kinds = {
+        "EMAIL": known.emails,
+        "PHONE": known.phones,
+        "OFFER_CODE": known.codes,
+        "ADDRESS": known.addresses,
+        "COMPANY": [form for company in known.companies for form in _company_forms(company)],
+        "NAME": [form for name in known.names for form in _name_forms(name)],
+    }
+    groups = []
+    for kind, values in kinds.items():
+        ordered = sorted({v for v in values if len(v) >= 2}, key=len, reverse=True)
+        if ordered:
+            groups.append(f"(?P<{kind}>" + "|".join(_word(value) for value in ordered) + ")")
+    return re.compile("|".join(groups), re.I) if groups else None
+
+
+def _word(value: str) -> str:
+    """The value as written, not inside a longer word (nor inside a placeholder already put in)."""
+    return r"(?<![\w\[])" + re.escape(value) + r"(?![\w\]])"
+
+
+def _name_forms(name: str) -> list[str]:
+    """The name, and each of its words that is not an ordinary word ("Maria Schmidt" -> Maria, Schmidt)."""
+    parts = [p for p in NAME_PARTS.findall(name) if len(p) >= 2 and p.lower() not in extract.COMMON_WORDS]
+    return [name, *parts]
+
+
+def _company_forms(company: str) -> list[str]:
+    """The company, and its name without the legal form ("Acme GmbH" -> Acme)."""
+    bare = LEGAL.sub("", company).strip()
+    return (
+        [company, bare]
+        if bare != company and len(bare) >= 3 and bare.lower() not in extract.COMMON_WORDS
+        else [company]
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _shapes(text: str, region: str, prices: bool) -> tuple[str, Counter[str]]:
+    """What is found by its shape, the same in every conversation (so store texts are masked once per process)."""
+    counted: Counter[str] = Counter()
+
+    def put(kind: str) -> str:
+        counted[kind] += 1
+        return f"[{kind}]"
+
+    text = extract.EMAIL.sub(lambda m: put("EMAIL"), text)
+    text = CARD.sub(lambda m: put("CARD") if _luhn(m.group()) else m.group(), text)
+    if MANY_DIGITS.search(text):
+        text = _phones(text, region, put)
+    text = ADDRESS.sub(lambda m: put("ADDRESS"), text)
+    text = CODE_AFTER.sub(lambda m: m.group()[: m.start("code") - m.start()] + put("OFFER_CODE"), text)
+    if prices:
+        text = money.AMOUNT.sub(lambda m: _spaced(m, put("PRICE")) if _has_currency(m) else m.group(), text)
+    return text, counted
+
+
+def _phones(text: str, region: str, put: Any) -> str:
+    spans = [
+        (found.start, found.end)
+        for where in dict.fromkeys((region, *ALSO_READ_AS))
+        for found in phonenumbers.PhoneNumberMatcher(text, where)
+    ]
+    spans += [m.span() for m in PHONE_LIKE.finditer(text)]
+    for start, end in sorted(_merged(spans), reverse=True):
+        text = text[:start] + put("PHONE") + text[end:]
+    return text
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _luhn(candidate: str) -> bool:
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _spaced(match: re.Match[str], placeholder: str) -> str:
+    """The placeholder with the spaces the amount's pattern took in around it."""
+    found = match.group()
+    return found[: len(found) - len(found.lstrip())] + placeholder + found[len(found.rstrip()) :]
+
+
+def _has_currency(match: re.Match[str]) -> bool:
+    return any(match.group(name) for name in ("pre", "mid", "post"))
