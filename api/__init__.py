@@ -22,6 +22,7 @@ from api import (
     demo,
     errors,
     experiments,
+    feedback,
     health,
     inbox,
     leads,
@@ -54,6 +55,7 @@ BLUEPRINTS = (
     leads.blp,
     widget.triggers,
     analytics.blp,
+    feedback.blp,
 )
 DOCS_ASSETS = "/docs/assets/"
 

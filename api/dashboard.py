@@ -19,8 +19,9 @@ from salesbot.analytics.figures import shown
 from salesbot.errors import InvalidInput
 
 CHARTED = ("conversations_started", "bot_resolution_rate", "handoff_rate", "csat_average", "lead_to_purchase_rate",
-           "bot_reply_ms_p95", "recommendation_ctr", "llm_fallback_rate")  # fmt: skip
-GROUPS = ("conversations", "speed", "satisfaction", "sales", "recommendations", "offers", "llm", "webhooks")
+           "bot_reply_ms_p95", "recommendation_ctr", "llm_fallback_rate", "bot_lines_rated_up_share")  # fmt: skip
+GROUPS = ("conversations", "speed", "satisfaction", "sales", "recommendations", "offers", "llm", "feedback",
+          "webhooks")  # fmt: skip
 FILTERS = ("from", "to", "granularity", "by", "purchase_days")
 VENDOR = Path(__file__).resolve().parent / "static" / "vendor" / "chart.js"
 

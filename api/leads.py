@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.access import requires
+from api.feedback import with_feedback
 from api.wiring import salesbot, uow
 from salesbot.access.roles import Role
 from salesbot.leads import leads
@@ -46,7 +47,7 @@ class LeadPage(Schema):
 
 class LeadOne(LeadRow):
     packet = fields.Dict(required=True, metadata={"description": "The hand-off packet"})
-    transcript = fields.List(fields.Dict(), required=True)
+    transcript = fields.List(fields.Dict(), required=True, metadata={"description": "Bot lines carry their feedback"})
     history = fields.List(fields.Dict(), required=True, metadata={"description": "Every status and rep change"})
 
 
@@ -72,7 +73,8 @@ class OneLead(MethodView):
     @blp.response(200, LeadOne)
     def get(self, lead_id):
         """One lead with its hand-off packet, transcript and history"""
-        return leads.get(uow=uow(), lead_id=lead_id, now=datetime.now(UTC))
+        lead = leads.get(uow=uow(), lead_id=lead_id, now=datetime.now(UTC))
+        return lead | {"transcript": with_feedback(lead["conversation_id"], lead["transcript"])}
 
     @requires(Role.REP)
     @blp.arguments(LeadPatch)

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.access import act_for, conversation_visitor, limited_per, requires
+from api.feedback import summary_field, with_feedback
 from api.inbox import last_seen, stream
 from api.wiring import salesbot
 from salesbot.access.roles import Role
@@ -114,6 +115,7 @@ class StreamLineOut(Schema):
         allow_none=True,
         metadata={"description": "What a system line tells: joined, transferred, released or closed"},
     )
+    feedback = summary_field()
 
 
 class AfterIn(Schema):
@@ -130,6 +132,7 @@ class StartOut(TurnOut):
 
 
 class LineOut(Schema):
+    seq = fields.Int(allow_none=True, metadata={"description": "1, 2, 3... in this conversation"})
     author = fields.Str(required=True)
     text = fields.Str(required=True)
     at = fields.DateTime(required=True)
@@ -137,6 +140,7 @@ class LineOut(Schema):
     items = fields.List(fields.Nested(ProductOut))
     faq_ids = fields.List(fields.Str())
     quick_replies = fields.List(fields.Str())
+    feedback = summary_field()
 
 
 class TranscriptOut(Schema):
@@ -171,7 +175,7 @@ class ConversationTranscript(MethodView):
     @blp.response(200, TranscriptOut)
     def get(self, conversation_id):
         """The transcript and the lead as it stands"""
-        return salesbot().conversations.transcript(conversation_id)
+        return _noted(salesbot().conversations.transcript(conversation_id))
 
 
 @blp.route("/<conversation_id>/messages")
@@ -191,7 +195,7 @@ class Messages(MethodView):
     @blp.response(200, StreamLineOut(many=True))
     def get(self, query, conversation_id):
         """The lines after `after` (a seq), oldest first: the polling fallback of the stream"""
-        return salesbot().conversations.lines_after(conversation_id, query["after"])
+        return with_feedback(conversation_id, salesbot().conversations.lines_after(conversation_id, query["after"]))
 
 
 @blp.route("/<conversation_id>/stream")
@@ -207,7 +211,8 @@ class Stream(MethodView):
         conversations.lines_after(conversation_id, 0, limit=1)  # 404 now, not inside the stream
 
         def read_after(after: int) -> list[tuple[int, str, dict]]:
-            return [(line["seq"], "message", line) for line in conversations.lines_after(conversation_id, after)]
+            lines = with_feedback(conversation_id, conversations.lines_after(conversation_id, after))
+            return [(line["seq"], "message", line) for line in lines]
 
         return stream(services, read_after, channels=(f"conversation:{conversation_id}",), after=last_seen())
 
@@ -220,7 +225,7 @@ class Satisfaction(MethodView):
     @blp.response(200, TranscriptOut)
     def post(self, body, conversation_id):
         """How satisfied the visitor was, 1 to 5, with an optional comment"""
-        return salesbot().conversations.rate(conversation_id, **body)
+        return _noted(salesbot().conversations.rate(conversation_id, **body))
 
 
 @blp.route("/<conversation_id>/close")
@@ -230,4 +235,9 @@ class Closing(MethodView):
     @blp.response(200, TranscriptOut)
     def post(self, conversation_id):
         """End the conversation; further messages get 409"""
-        return salesbot().conversations.close(conversation_id)
+        return _noted(salesbot().conversations.close(conversation_id))
+
+
+def _noted(transcript: dict) -> dict:
+    """The transcript with its bot lines' feedback, for the store's own keys."""
+    return transcript | {"messages": with_feedback(transcript["conversation_id"], transcript["messages"])}

@@ -84,6 +84,18 @@ KPIS = (
     K("llm_cost_per_conversation", "llm", "Estimated LLM cost per conversation", "money",
       "Tokens times the configured prices, per conversation that used the LLM.", "estimated cost",
       "conversations with an LLM turn"),
+    K("bot_lines_rated", "feedback", "Bot lines rated", "count",
+      "Bot lines that reps, marketers or admins rated up or down; lines rated up, down, or split evenly alongside.",
+      "bot lines rated", None, "lines_rated"),
+    K("bot_lines_rated_up_share", "feedback", "Bot lines rated up", "rate",
+      "Rated bot lines with more up than down ratings (most lines have one rating).",
+      "bot lines rated up", "bot lines rated", "lines_rated_up"),
+    K("bot_lines_rated_down", "feedback", "Bot lines rated down", "count",
+      "Rated bot lines with more down than up ratings; the down ratings' reasons alongside.",
+      "bot lines rated down", None, "lines_rated_down"),
+    K("bot_line_corrections", "feedback", "Corrections", "count",
+      "Replies the bot should have given, written by a rep who took the conversation over or by an admin.",
+      "corrections", None, "corrections"),
     K("webhook_success_rate", "webhooks", "Webhooks delivered", "rate",
       "Deliveries that succeeded, of those that ended (succeeded or failed after every retry).",
       "succeeded", "succeeded or failed"),
@@ -111,6 +123,7 @@ def report(*, uow: UnitOfWork, window: Window, purchase_days: int, prices: Price
         shown, redeemed, units = (f(session, window) for f in (sources.exposures, sources.redemptions, sources.units))
         sent, failed = sources.deliveries(session, window), sources.failed_waiting(session)
         reasons = sources.fallback_reasons(session, window)
+        downs = sources.down_reasons(session, window)
     by = window.by
     figures = [
         *_conversations(rows, window, by),
@@ -120,6 +133,7 @@ def report(*, uow: UnitOfWork, window: Window, purchase_days: int, prices: Price
         *_recommendations(served, window, by),
         *_offers(shown, redeemed, units, window, by),
         *_llm(rows, window, by, prices, reasons),
+        *_feedback(rows, window, by, downs),
         *_webhooks(sent, window, by, failed),
     ]
     return {
@@ -215,6 +229,21 @@ def _llm(rows: pd.DataFrame, window: Window, by: str | None, prices: Prices, rea
         fallback,
         ratio(BY_NAME["llm_tokens_per_conversation"], rows, tokens.where(used, 0), used, window, by),
         ratio(BY_NAME["llm_cost_per_conversation"], rows, cost.where(used, 0), used, window, by),
+    ]
+
+
+def _feedback(rows: pd.DataFrame, window: Window, by: str | None, downs: pd.Series) -> list[dict]:
+    rated = ratio(BY_NAME["bot_lines_rated"], rows, rows.lines_rated, None, window, by)
+    split = rows.lines_rated - rows.lines_rated_up - rows.lines_rated_down
+    rated["breakdown"] = {"up": int(rows.lines_rated_up.sum()), "down": int(rows.lines_rated_down.sum()),
+                          "split": int(split.sum())}  # fmt: skip
+    down = ratio(BY_NAME["bot_lines_rated_down"], rows, rows.lines_rated_down, None, window, by)
+    down["breakdown"] = {str(reason): int(count) for reason, count in downs.items()}
+    return [
+        rated,
+        ratio(BY_NAME["bot_lines_rated_up_share"], rows, rows.lines_rated_up, rows.lines_rated, window, by),
+        down,
+        ratio(BY_NAME["bot_line_corrections"], rows, rows.corrections, None, window, by),
     ]
 
 

@@ -13,18 +13,30 @@ import pandas as pd
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Conversation, Event, Experiment, ExperimentUnit, HandoffChange, Item, Lead, LeadChange, Message
+from models import (
+    Conversation,
+    Event,
+    Experiment,
+    ExperimentUnit,
+    HandoffChange,
+    Item,
+    Lead,
+    LeadChange,
+    Message,
+    MessageFeedback,
+)
 from salesbot.analytics.sources import corrections, frame
 from salesbot.analytics.window import EARLIEST, LATEST, Window
 from salesbot.database import UnitOfWork
 
 REOPEN_WITHIN = timedelta(days=7)
 QUALIFIED = "qualified"
+FEEDBACK = ("lines_rated", "lines_rated_up", "lines_rated_down", "corrections")
 COLUMNS = [
     "conversation_id", "started_at", "period", "channel", "status", "closed_at", "brain", "bot_turns", "llm_turns",
     "fallbacks", "handed_off", "handoff_reason", "human_wait_seconds", "first_human_response_seconds", "reopened",
     "bot_resolved", "csat", "lead_status", "qualified", "purchased", "revenue", "prompt_tokens",
-    "completion_tokens", "arm",
+    "completion_tokens", "arm", *FEEDBACK,
 ]  # fmt: skip
 
 
@@ -43,6 +55,7 @@ def outcomes(*, uow: UnitOfWork, window: Window, purchase_days: int) -> pd.DataF
         rows = rows.merge(frame(session, _handoffs(window)), how="left", on="conversation_id")
         rows = rows.merge(frame(session, _turns(window, session)), how="left", on="conversation_id")
         rows = rows.merge(frame(session, _leads(window)), how="left", on="conversation_id")
+        rows = rows.merge(frame(session, _feedback(window)), how="left", on="conversation_id")
         rows = rows.merge(credits, how="left", left_on="conversation_id", right_index=True)
         rows["purchases"] = rows.purchases.fillna(0).astype(int)
         rows["revenue"] = rows.revenue.fillna(0.0).astype(float)
@@ -129,6 +142,27 @@ def _leads(window: Window) -> Select:
     return _in_window(query, window, Lead.conversation_id)
 
 
+def _feedback(window: Window) -> Select:
+    """Per conversation: its bot lines the store's people rated, those rated up (more ups than downs) and down (more
+    downs than ups), and the corrections written."""
+    count = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
+    lines = (
+        select(
+            MessageFeedback.conversation_id, func.sum(func.coalesce(MessageFeedback.rating, 0)).label("net"),
+            func.count(MessageFeedback.rating).label("ratings"),
+            func.count(MessageFeedback.correction).label("corrections"),
+        )
+        .group_by(MessageFeedback.conversation_id, MessageFeedback.seq)
+        .subquery()
+    )  # fmt: skip
+    query = select(
+        lines.c.conversation_id, count(lines.c.ratings > 0).label("lines_rated"),
+        count(lines.c.net > 0).label("lines_rated_up"), count(lines.c.net < 0).label("lines_rated_down"),
+        func.sum(lines.c.corrections).label("corrections"),
+    )  # fmt: skip
+    return _in_window(query, window, lines.c.conversation_id).group_by(lines.c.conversation_id)
+
+
 def _purchases(window: Window, days: int) -> Select:
     revenue = func.coalesce(Event.value, 1.0) * func.coalesce(Item.price, 0)
     return (
@@ -187,7 +221,7 @@ def _arms(session: Session, window: Window) -> dict[str, str]:
 def _finished(rows: pd.DataFrame, window: Window) -> pd.DataFrame:
     for name in ("started_at", "closed_at", "queued_at", "accepted_at", "first_rep_at"):
         rows[name] = Window.moments(rows[name])
-    for name in ("bot_turns", "llm_turns", "fallbacks", "prompt_tokens", "completion_tokens"):
+    for name in ("bot_turns", "llm_turns", "fallbacks", "prompt_tokens", "completion_tokens", *FEEDBACK):
         rows[name] = rows[name].fillna(0).astype(int)
     rows["period"] = window.periods(rows.started_at)
     rows["brain"] = np.where(rows.llm_turns > 0, "llm", np.where(rows.bot_turns > 0, "rules", "none"))

@@ -19,6 +19,7 @@ from models import (
     ExperimentUnit,
     Exposure,
     Message,
+    MessageFeedback,
     OutboxEvent,
     RecommendationCount,
     Redemption,
@@ -73,6 +74,19 @@ def fallback_reasons(session: Session, window: Window) -> pd.Series:
     )
     reasons = [str((details or {}).get("corrections", ["?"])[0])[:80] for details in session.scalars(query)]
     return pd.Series(reasons, dtype=object).value_counts()
+
+
+def down_reasons(session: Session, window: Window) -> pd.Series:
+    """Why the store's people rated the bot's lines down, per reason, most frequent first (`(none)`: no reason)."""
+    query = (
+        select(MessageFeedback.reason, func.count())
+        .join(Conversation, Conversation.id == MessageFeedback.conversation_id)
+        .where(Conversation.created_at >= window.start, Conversation.created_at < window.end)
+        .where(MessageFeedback.rating == -1)
+        .group_by(MessageFeedback.reason)
+    )
+    counts = {reason or "(none)": count for reason, count in session.execute(query)}
+    return pd.Series(counts, dtype=int).sort_values(ascending=False, kind="stable")
 
 
 def recommendations(session: Session, window: Window) -> pd.DataFrame:

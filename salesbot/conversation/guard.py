@@ -58,16 +58,17 @@ class Checked:
     safe: bool
 
 
-def clean_message(text: Any, *, longest: int) -> str:
-    """The visitor's message without control characters; 422 naming `text` when empty or too long."""
+def clean_message(text: Any, *, longest: int, field: str = "text") -> str:
+    """The visitor's message (or a person's text in `field`) without control characters; 422 naming the field when
+    empty or too long."""
     if not isinstance(text, str):
-        raise InvalidInput.for_field("text", "must be text")
+        raise InvalidInput.for_field(field, "must be text")
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in CONTROL).strip()
     if not text:
-        raise InvalidInput.for_field("text", "must not be empty")
+        raise InvalidInput.for_field(field, "must not be empty")
     if len(text) > longest:
-        raise InvalidInput.for_field("text", f"must be at most {longest} characters (got {len(text)})")
+        raise InvalidInput.for_field(field, f"must be at most {longest} characters (got {len(text)})")
     return text
 
 

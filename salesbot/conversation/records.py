@@ -49,7 +49,8 @@ class Records:
                 "csat": conversation.csat,
                 "created_at": conversation.created_at,
                 "messages": [
-                    {"author": m.author, "text": m.text, "at": m.created_at, **answers.shown(m.details)} for m in lines
+                    {"seq": m.seq, "author": m.author, "text": m.text, "at": m.created_at, **answers.shown(m.details)}
+                    for m in lines
                 ],
                 "lead": answers.lead_of(lead, schema),
             }

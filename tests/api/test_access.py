@@ -100,6 +100,9 @@ ROUTES = [
     ("PATCH", "/v1/widget/triggers/trg_unknown", {"seconds": 45}, MARKETING),
     ("DELETE", "/v1/widget/triggers/trg_unknown", None, MARKETING),
     ("GET", "/v1/widget/settings", None, {Role.SITE, Role.SERVER, Role.ADMIN}),
+    ("POST", "/v1/conversations/cv_unknown/messages/1/rating", {"rating": "up"}, {Role.REP, Role.MARKETER, Role.ADMIN}),
+    ("DELETE", "/v1/conversations/cv_unknown/messages/1/rating", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
+    ("GET", "/v1/conversations/cv_unknown/ratings", None, {Role.REP, Role.MARKETER, Role.ADMIN}),
 ]  # fmt: skip
 PUBLIC = ["/healthz", "/readyz", "/openapi.json", "/docs"]
 HASH, TOKEN = "X-Customer-Hash", "X-Conversation-Token"
