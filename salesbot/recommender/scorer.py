@@ -17,8 +17,9 @@ CANDIDATES = 100  # items each part nominates before the blend ranks them
 @dataclass(frozen=True)
 class Scored:
     score: Scorer
-    nominated: np.ndarray  # positions the history's and the trend's parts rank best (LightFM's: its shortlist)
+    nominated: np.ndarray  # the positions each part ranks best, and the items placed since training
     folded: bool  # the history as it is now counted (EASE knew some of its items)
+    ceiling: float  # no item outside `nominated` scores more: a list of nominees above it is exact
 
 
 @dataclass(frozen=True)
@@ -80,22 +81,39 @@ class Parts:
         return items, blend.capped(np.bincount(where, weights=weights[counted], minlength=len(items)),
                                    self.event_weights)  # fmt: skip
 
-    def scorer(self, query: np.ndarray | None, items: np.ndarray, weights: np.ndarray) -> Scored | None:
-        """The blended scorer for a LightFM query vector (None: none) and a faded history; None when no part knows
-        anything about this customer."""
+    def scorer(
+        self, query: np.ndarray | None, items: np.ndarray, weights: np.ndarray, *, shortlist: np.ndarray | None = None
+    ) -> Scored | None:
+        """The blended scorer for a LightFM query vector (None: none), with the customer's LightFM `shortlist` when
+        they have one, and a faded history; None when no part knows anything about this customer."""
         on_ease, on_lightfm, on_trend = self.params.parts
         parts: list[Scorer] = []
-        nominated = [self.trend_top] if on_trend else []
+        nominated = [np.arange(self.trained, len(self.vectors))]  # items placed since training are in no list
+        ceiling = 0.0  # the most a part can give an item it did not nominate, summed
+        if on_trend:
+            nominated.append(self.trend_top)
+            ceiling += on_trend * float(self.trend[self.trend_top[-1]]) if len(self.trend_top) else 0.0
         if on_lightfm and query is not None:
-            parts.append(self._lightfm(query, on_lightfm))
+            lightfm = self._lightfm(query, on_lightfm)
+            parts.append(lightfm)
+            if shortlist is None or not len(shortlist):
+                ceiling = np.inf
+            else:
+                nominated.append(shortlist.astype(np.int64))
+                ceiling += float(lightfm(shortlist[-1:])[0])
         folded = False
         if on_ease and self.item_to_item is not None and len(items):
             rows, kept = ease.score_kept(self.item_to_item, items, weights)
             if len(rows):
                 folded = True
-                parts.append(self._ease(rows, kept, on_ease))
-                best = rows if len(rows) <= CANDIDATES else rows[np.argpartition(-kept, CANDIDATES - 1)[:CANDIDATES]]
-                nominated.append(self.item_to_item.positions[best])
+                best = np.arange(len(rows)) if len(rows) <= CANDIDATES else np.argpartition(-kept, CANDIDATES - 1)
+                best = best[:CANDIDATES]
+                nominated.append(self.item_to_item.positions[rows[best]].astype(np.int64))
+                centre, scale = _standardizing(kept, self.trained, on_ease)
+                parts.append(self._ease(rows, kept, centre, scale))
+                # Items it did not nominate score 0 (no row, or nothing in common) or no more than its last nominee.
+                outside = 0.0 if len(rows) <= CANDIDATES else max(0.0, float(kept[best].min()))
+                ceiling += (outside - centre) * scale
         if not parts:
             return None
         trend = self.trend
@@ -106,8 +124,8 @@ class Parts:
                 total = total + part(at)
             return total
 
-        together = np.concatenate(nominated) if nominated else np.array([], dtype=np.int64)
-        return Scored(score=score, nominated=together.astype(np.int64), folded=folded)
+        together = np.unique(np.concatenate(nominated))
+        return Scored(score=score, nominated=together, folded=folded, ceiling=ceiling)
 
     def _lightfm(self, query: np.ndarray, weight: float) -> Scorer:
         """LightFM's scores standardized over the trained items: mean and spread from the items' moments, exact and
@@ -124,12 +142,8 @@ class Parts:
 
         return score
 
-    def _ease(self, rows: np.ndarray, kept: np.ndarray, weight: float) -> Scorer:
+    def _ease(self, rows: np.ndarray, kept: np.ndarray, centre: float, scale: float) -> Scorer:
         """EASE's scores standardized over the trained items (those it does not score score 0)."""
-        kept = kept.astype(np.float64)
-        centre = kept.sum() / self.trained
-        spread = float(np.sqrt(max((kept**2).sum() / self.trained - centre**2, 0.0)))
-        scale = weight / spread if spread > 0 else 0.0
         values = np.zeros(len(self.item_to_item.positions) + 1)  # the last: items without a row
         values[rows] = kept
         lookup = self.ease_rows
@@ -138,3 +152,12 @@ class Parts:
             return (values[lookup if at is None else lookup[at]] - centre) * scale
 
         return score
+
+
+def _standardizing(kept: np.ndarray, trained: int, weight: float) -> tuple[float, float]:
+    """The centre and scale that standardize EASE's scores over the trained items, from the few it scores (the
+    rest score 0), times the part's weight."""
+    kept = kept.astype(np.float64)
+    centre = kept.sum() / trained
+    spread = float(np.sqrt(max((kept**2).sum() / trained - centre**2, 0.0)))
+    return centre, (weight / spread if spread > 0 else 0.0)

@@ -25,7 +25,7 @@ from salesbot.errors import NotFound, Unavailable
 from salesbot.recommender import versions
 from salesbot.recommender.evaluation import top_k
 from salesbot.recommender.loaded import Loaded
-from salesbot.recommender.scorer import Scored, Scorer
+from salesbot.recommender.scorer import Scorer
 from salesbot.recommender.shelf import Filters
 
 log = logging.getLogger("salesbot.recommender")
@@ -157,18 +157,20 @@ class Recommender:
         history = self._history(customer_id)
         vector, strategy = self._customer_vector(model, customer_id, has_history=not history.empty)
         positions = np.array([model.positions.get(item, -1) for item in history.item_ids], dtype=np.int64)
-        scored = model.parts.scorer(vector, *model.parts.faded(positions, history.types, history.age_days))
+        shortlist = None
+        if strategy == "personal" and model.artifact.shortlists is not None:
+            shortlist = model.artifact.shortlists[model.customers.get_loc(customer_id)]
+        faded = model.parts.faded(positions, history.types, history.age_days)
+        scored = model.parts.scorer(vector, *faded, shortlist=shortlist)
         if scored is None:
             return self._popular(model, n=n, filters=filters)
         hidden = set() if filters.include_purchased else history.purchased()
-        candidates = None
-        if strategy == "personal" and model.artifact.shortlists is not None:
-            candidates = model.artifact.shortlists[model.customers.get_loc(customer_id)]
-        elif model.parts.params.parts[1] == 0 or vector is None:  # LightFM has no say: the others nominate all
-            candidates = np.array([], dtype=np.int64)
         strategy = "personal" if scored.folded else strategy
-        ranked = None if candidates is None else _ranked(scored, candidates)
-        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=hidden, shortlist=ranked)
+        ranked = None  # without a bound on the others, the whole catalog is scored
+        if np.isfinite(scored.ceiling):
+            ranked = scored.nominated[np.argsort(-scored.score(scored.nominated), kind="stable")]
+        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=hidden, shortlist=ranked,
+                                    ceiling=scored.ceiling)  # fmt: skip
         reasons = self._personal_reasons(model, chosen, history, strategy)
         return self._answer(model, strategy, chosen, scores, reasons)
 
@@ -253,17 +255,21 @@ class Recommender:
         filters: Filters,
         hidden: set[str],
         shortlist: np.ndarray | None = None,
+        ceiling: float = -np.inf,
     ) -> tuple[list[int], np.ndarray]:
         """The best `n` allowed items (at most `filters.diversify` per category) and their scores.
 
-        From the customer's shortlist when it holds enough allowed items; else from the items the filters
+        From the `shortlist` (candidates, best first) when it holds enough allowed items that score at least
+        `ceiling`, the most any other item can score (so the answer is exact); else from the items the filters
         leave when they leave few; else from the whole catalog.
         """
         allowed, blocked = model.shelf.allowed(filters), model.positions_of(hidden | filters.exclude)
         if shortlist is not None:
             chosen = self._first(model, shortlist[allowed[shortlist]], n=n, filters=filters, blocked=blocked)
             if len(chosen) == n:
-                return chosen, score(np.array(chosen, dtype=np.int64))
+                scores = score(np.array(chosen, dtype=np.int64))
+                if scores[-1] >= ceiling:
+                    return chosen, scores
         wanted = n * 5 if filters.diversify else n
         eligible = model.shelf.eligible(filters)
         if len(eligible) < SELECTIVE * len(allowed):
@@ -374,12 +380,6 @@ class Recommender:
         with self._uow() as uow:
             if uow.session.get(Item, item_id) is None:
                 raise NotFound(f"no item {item_id!r}")
-
-
-def _ranked(scored: Scored, shortlist: np.ndarray) -> np.ndarray:
-    """The candidates (LightFM's shortlist and what the other parts nominate) best first by the blend."""
-    candidates = np.unique(np.concatenate([shortlist.astype(np.int64), scored.nominated]))
-    return candidates[np.argsort(-scored.score(candidates), kind="stable")]
 
 
 def _moment(value: datetime | str) -> float:

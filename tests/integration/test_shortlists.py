@@ -1,12 +1,15 @@
-"""Serving from each customer's precomputed shortlist answers exactly what scoring the whole catalog would."""
+"""Serving from candidates (each customer's precomputed shortlist, and for the blend what EASE and the trend
+nominate, taken only when they provably beat every other item) answers exactly what scoring the whole catalog
+would."""
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import customers, events, items
 from salesbot.config import Settings
-from salesbot.recommender import evaluation, versions
+from salesbot.recommender import blend, ease, evaluation, versions
 from salesbot.recommender.serving import Filters
 from salesbot.recommender.training import Embeddings
 
@@ -40,7 +43,18 @@ def shop(database_url):
     services.close()
 
 
-def store_model(shop, rng, *, shortlists: bool) -> str:
+def blended(rng) -> dict:
+    """The default blend's other parts: an item-to-item model over the 300 most active items, and a trend."""
+    weights = sparse.random(300, 300, density=0.1, random_state=4, format="csr", dtype=np.float32)
+    weights.setdiag(0)
+    item_to_item = ease.ItemToItem(positions=np.sort(rng.choice(ITEMS, 300, replace=False)).astype(np.int32),
+                                   weights=weights, catalog_size=ITEMS)  # fmt: skip
+    config = blend.Config(params=blend.Params(), event_weights={"purchase": 5.0, "view": 1.0})
+    return {"blend": config.dumps(), "item_to_item": item_to_item,
+            "trend": np.log1p(rng.poisson(1.0, ITEMS)).astype(np.float32)}  # fmt: skip
+
+
+def store_model(shop, rng, *, shortlists: bool, blend_parts: bool = False) -> str:
     embeddings = Embeddings(
         item_vectors=rng.standard_normal((ITEMS, COMPONENTS), dtype=np.float32),
         item_biases=rng.standard_normal(ITEMS, dtype=np.float32),
@@ -55,6 +69,7 @@ def store_model(shop, rng, *, shortlists: bool) -> str:
         popularity=np.ones(ITEMS, dtype=np.float32),
         embeddings=embeddings,
         shortlists=evaluation.shortlists(embeddings, 30) if shortlists else None,
+        **(blended(rng) if blend_parts else {}),
     )
     version = versions.start(uow=shop.uow(), params={})
     versions.finish(uow=shop.uow(), version_id=version.id, artifact=artifact, data={}, metrics={})
@@ -76,4 +91,13 @@ def test_shortlists_answer_what_the_whole_catalog_would(shop):
     without = store_model(services, np.random.default_rng(9), shortlists=False)
     fast, exact = answers(services, with_lists), answers(services, without)
     assert fast == exact
+    assert all(len(answer) == 10 for answer in fast)
+
+
+def test_the_blend_served_from_candidates_answers_what_the_whole_catalog_would(shop):
+    fast = answers(shop, store_model(shop, np.random.default_rng(9), shortlists=True, blend_parts=True))
+    exact = answers(shop, store_model(shop, np.random.default_rng(9), shortlists=False, blend_parts=True))
+    assert [[item for item, _score in answer] for answer in fast] == [[item for item, _s in answer] for answer in exact]
+    assert np.allclose([score for answer in fast for _item, score in answer],
+                       [score for answer in exact for _item, score in answer], atol=1e-3)  # fmt: skip
     assert all(len(answer) == 10 for answer in fast)
