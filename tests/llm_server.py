@@ -7,10 +7,17 @@ Each request takes the next step of the script (the last step repeats):
   - Slow(seconds, step): wait, then answer `step` (for timeouts);
   - Refusal(text): a refusal instead of content;
   - a callable(request_body) -> any of the above (for a model that reads the prompt).
+
+It also answers the fine-tuning API as OpenAI's does: `POST /v1/files` (multipart upload, kept in `files`),
+`POST /v1/fine_tuning/jobs`, `GET /v1/fine_tuning/jobs[/{id}[/events]]` (kept in `jobs`). A job moves one step
+along `tuning_steps` each time it is read; a training file whose lines do not suit the job's method fails the job.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import itertools
 import json
 import threading
 import time
@@ -36,10 +43,117 @@ class Refusal:
     text: str
 
 
-class ScriptedLLM:
+class _Tuning:
+    """The fine-tuning half of `ScriptedLLM`: files and jobs as OpenAI's API keeps and answers them."""
+
+    files: dict[str, dict[str, Any]]
+    jobs: dict[str, dict[str, Any]]
+    tuning_steps: list[str]
+    _ids: Any
+
+    def tuning_post(self, path: str, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/v1/files":
+            return self._upload(content_type, raw)
+        if path == "/v1/fine_tuning/jobs":
+            return self._create(json.loads(raw))
+        return 404, _error("unknown path", "not_found")
+
+    def tuning_get(self, path: str) -> tuple[int, dict[str, Any]]:
+        route, _, query = path.partition("?")
+        parts = route.strip("/").split("/")  # v1 fine_tuning jobs [id [events]]
+        if parts[:3] != ["v1", "fine_tuning", "jobs"]:
+            return 404, _error("unknown path", "not_found")
+        if len(parts) == 3:
+            newest = sorted(self.jobs.values(), key=lambda job: job["created_at"], reverse=True)
+            limit = int(dict(p.split("=") for p in query.split("&") if "=" in p).get("limit", 20))
+            return 200, {"object": "list", "data": [_public(job) for job in newest[:limit]], "has_more": False}
+        job = self.jobs.get(parts[3])
+        if job is None:
+            return 404, _error(f"No fine-tuning job found with id {parts[3]!r}", "not_found")
+        if len(parts) == 5 and parts[4] == "events":
+            events = [_event(job, n, text) for n, text in enumerate(job["_events"])]
+            return 200, {"object": "list", "data": events[::-1], "has_more": False}  # newest first, as the API
+        self._advance(job)
+        return 200, _public(job)
+
+    def _upload(self, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+        )
+        fields = {part.get_param("name", header="content-disposition"): part for part in parsed.iter_parts()}
+        upload = fields["file"]
+        file_id = f"file-{next(self._ids):06d}"
+        content = upload.get_payload(decode=True)
+        self.files[file_id] = {"filename": upload.get_filename(), "content": content,
+                               "purpose": fields["purpose"].get_payload(decode=True).decode()}  # fmt: skip
+        return 200, {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                     "filename": upload.get_filename(), "purpose": self.files[file_id]["purpose"],
+                     "status": "processed"}  # fmt: skip
+
+    def _create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        for name in ("training_file", "validation_file"):
+            if body.get(name) and body[name] not in self.files:
+                return 400, _error(f"invalid {name}: {body[name]}", "invalid_request_error")
+        job_id = f"ftjob-{next(self._ids):06d}"
+        self.jobs[job_id] = {
+            "id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()), "error": None,
+            "fine_tuned_model": None, "finished_at": None, "hyperparameters": {"n_epochs": "auto"},
+            "model": body["model"], "organization_id": "org-scripted", "result_files": [], "seed": body.get("seed", 0),
+            "status": self.tuning_steps[0], "trained_tokens": None, "training_file": body["training_file"],
+            "validation_file": body.get("validation_file"), "method": body.get("method") or {"type": "supervised"},
+            "metadata": body.get("metadata"), "_asked": body, "_step": 0, "_events": ["Created fine-tuning job"],
+        }  # fmt: skip
+        return 200, _public(self.jobs[job_id])
+
+    def _advance(self, job: dict[str, Any]) -> None:
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return
+        job["_step"] = min(job["_step"] + 1, len(self.tuning_steps) - 1)
+        job["status"] = self.tuning_steps[job["_step"]]
+        job["_events"].append(f"Job status: {job['status']}")
+        if job["status"] == "running" and (problem := self._unsuitable(job)):
+            job |= {"status": "failed", "error": {"code": "invalid_training_file", "message": problem, "param": None}}
+            job["_events"].append(f"Training file is invalid: {problem}")
+        if job["status"] in ("succeeded", "failed"):
+            job["finished_at"] = int(time.time())
+        if job["status"] == "succeeded":
+            suffix = job["_asked"].get("suffix") or ""
+            job["fine_tuned_model"] = f"ft:{job['model']}:scripted:{suffix}:{job['id'][-6:]}"
+            job["trained_tokens"] = len(self.files[job["training_file"]]["content"]) // 4
+            job["_events"].append(f"New fine-tuned model created: {job['fine_tuned_model']}")
+
+    def _unsuitable(self, job: dict[str, Any]) -> str | None:
+        """Why the training file does not suit the job's method, as OpenAI's validation would say it."""
+        wanted = {"supervised": {"messages"}, "dpo": {"input", "preferred_output", "non_preferred_output"}}
+        keys = wanted[job["method"]["type"]]
+        for number, line in enumerate(self.files[job["training_file"]]["content"].decode().splitlines(), 1):
+            if set(json.loads(line)) != keys:
+                return f"line {number} is not a {job['method']['type']} example"
+        return None
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in job.items() if not key.startswith("_")}
+
+
+def _event(job: dict[str, Any], number: int, message: str) -> dict[str, Any]:
+    level = "error" if "invalid" in message else "info"
+    return {"id": f"ftevent-{job['id']}-{number}", "object": "fine_tuning.job.event", "created_at": job["created_at"]
+            + number, "level": level, "message": message, "type": "message"}  # fmt: skip
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+class ScriptedLLM(_Tuning):
     def __init__(self) -> None:
         self.script: list[Any] = []
         self.requests: list[dict[str, Any]] = []
+        self.files: dict[str, dict[str, Any]] = {}  # id -> filename, purpose, content (bytes)
+        self.jobs: dict[str, dict[str, Any]] = {}  # id -> the job as the API answers it, plus what was asked
+        self.tuning_steps = ["validating_files", "queued", "running", "succeeded"]
+        self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -66,8 +180,15 @@ class ScriptedLLM:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.startswith(("/v1/files", "/v1/fine_tuning/")):
+                    self._send(*llm.tuning_post(self.path, self.headers.get("Content-Type", ""), raw))
+                    return
+                body = json.loads(raw)
                 self._answer(llm.next_step(body), body)
+
+            def do_GET(self) -> None:
+                self._send(*llm.tuning_get(self.path))
 
             def _answer(self, step: Any, body: dict[str, Any]) -> None:
                 if isinstance(step, Slow):
