@@ -11,7 +11,7 @@ import numpy as np
 from salesbot.recommender import blend, ease
 
 Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
-CANDIDATES = 100  # items each part nominates before the blend ranks them
+CANDIDATES = 300  # items EASE and the trend nominate (100 left a seventh of filtered lists to the full scoring)
 
 
 @dataclass(frozen=True)

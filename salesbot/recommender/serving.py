@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
 
 from models import Customer, Event, Item
 from salesbot.database import UnitOfWork
@@ -239,9 +238,7 @@ class Recommender:
             return tags
 
     def _history(self, customer_id: str) -> History:
-        with self._uow() as uow:
-            connection = uow.session.connection(execution_options=_one_statement(uow.session))
-            rows = connection.execute(HISTORY, {"customer_id": customer_id}).all()
+        rows = self._uow().read(HISTORY, {"customer_id": customer_id})
         now = time.time()
         ages = np.array([now - _moment(row.occurred_at) for row in rows], dtype=np.float64) / 86_400
         return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows], age_days=ages)
@@ -386,12 +383,6 @@ def _moment(value: datetime | str) -> float:
     """Seconds since the epoch of a stored time (SQLite may hand back text)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def _one_statement(session: Session) -> dict[str, str]:
-    """A lone read needs no transaction around it: without one, PostgreSQL answers in one round trip, not three
-    (BEGIN, the read, ROLLBACK). SQLite has no round trips to save; switching its mode would cost time."""
-    return {} if session.get_bind().dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
 
 
 def _filtered(query, filters: Filters):  # type: ignore[no-untyped-def]
