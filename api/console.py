@@ -15,6 +15,7 @@ from api.wiring import uow
 from salesbot.access import keys
 from salesbot.access.roles import Role
 from salesbot.errors import Unauthenticated
+from salesbot.feedback.ratings import LONGEST, REASONS
 from salesbot.inbox import reps
 
 # The sign-in form's own CSRF token, kept in the session before anyone signs in: another site cannot read it, so it
@@ -68,7 +69,8 @@ def inbox():  # type: ignore[no-untyped-def]
         if holder is not None and holder.role in DASHBOARD_ROLES:
             return redirect(url_for("dashboard.overview"), 303)  # a marketer's place is the dashboard
         return sign_in_page()
-    return render_template("console/inbox.html", rep=rep, csrf=session[CSRF_KEY])
+    return render_template("console/inbox.html", rep=rep, csrf=session[CSRF_KEY], reasons=REASONS,
+                           longest_correction=LONGEST["correction"])  # fmt: skip
 
 
 @blp.route("/sign-in", methods=["GET", "POST"])

@@ -36,21 +36,6 @@ class RatingIn(Schema):
     )  # fmt: skip
 
 
-class RatingOut(Schema):
-    conversation_id = fields.Str(required=True)
-    seq = fields.Int(required=True, metadata={"description": "The bot line rated"})
-    line = fields.Str(required=True, metadata={"description": "What the bot said there"})
-    rating = fields.Str(allow_none=True, metadata={"description": "up, down, or null (a correction alone)"})
-    reason = fields.Str(allow_none=True)
-    comment = fields.Str(allow_none=True)
-    correction = fields.Str(allow_none=True)
-    given_by = fields.Str(required=True, metadata={"description": "The API key's id"})
-    rep_id = fields.Str(allow_none=True, metadata={"description": "The rep, when a rep's key gave it"})
-    role = fields.Str(required=True, metadata={"description": "rep, marketer or admin"})
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
-
-
 class CorrectionOut(Schema):
     text = fields.Str(required=True)
     role = fields.Str(required=True)
@@ -76,6 +61,25 @@ class SummaryOut(Schema):
     mine = fields.Nested(MineOut, allow_none=True, metadata={"description": "The calling key's own feedback"})
 
 
+class RatingOut(Schema):
+    conversation_id = fields.Str(required=True)
+    seq = fields.Int(required=True, metadata={"description": "The bot line rated"})
+    line = fields.Str(required=True, metadata={"description": "What the bot said there"})
+    rating = fields.Str(allow_none=True, metadata={"description": "up, down, or null (a correction alone)"})
+    reason = fields.Str(allow_none=True)
+    comment = fields.Str(allow_none=True)
+    correction = fields.Str(allow_none=True)
+    given_by = fields.Str(required=True, metadata={"description": "The API key's id"})
+    rep_id = fields.Str(allow_none=True, metadata={"description": "The rep, when a rep's key gave it"})
+    role = fields.Str(required=True, metadata={"description": "rep, marketer or admin"})
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class GivenOut(RatingOut):
+    feedback = fields.Nested(SummaryOut, required=True, metadata={"description": "The line's feedback now"})
+
+
 def summary_field() -> fields.Nested:
     return fields.Nested(SummaryOut, metadata={"description": "Bot lines, for the store's own keys: their feedback"})
 
@@ -96,7 +100,7 @@ def _giver() -> standing.Giver:
 class Rating(MethodView):
     @requires(Role.REP, Role.MARKETER)
     @blp.arguments(RatingIn)
-    @blp.response(200, RatingOut)
+    @blp.response(200, GivenOut)
     def post(self, body, conversation_id, seq):
         """Rate the bot's line `seq` up or down (with a reason), and/or write the reply it should have given; one
         per key and line: posting again changes it. Reps rate conversations they held; marketers and admins any"""

@@ -13,8 +13,9 @@ from models import Conversation, Message, MessageFeedback
 from salesbot.conversation.guard import clean_message
 from salesbot.database import UnitOfWork
 from salesbot.errors import InvalidInput, NotFound
-from salesbot.feedback import standing
+from salesbot.feedback import standing, summaries
 from salesbot.feedback.standing import Giver
+from salesbot.feedback.summaries import rating_name
 
 RATINGS = {"up": 1, "down": -1}
 REASONS = ("wrong_answer", "made_up", "off_topic", "wrong_product", "tone", "too_pushy", "missed_handoff", "other")
@@ -28,8 +29,8 @@ def give(
     *, uow: UnitOfWork, conversation_id: str, seq: int, who: Giver, rating: Any = KEEP, reason: Any = KEEP,
     comment: Any = KEEP, correction: Any = KEEP,
 ) -> dict[str, Any]:  # fmt: skip
-    """The giver's feedback on the bot's line `seq`, created or changed: fields sent replace theirs (null clears
-    one), fields not sent stay as they were."""
+    """The giver's feedback on the bot's line `seq`, created or changed (fields sent replace theirs, null clears one,
+    fields not sent stay as they were), with the line's feedback summary as the giver now sees it."""
     sent = _cleaned(rating=rating, reason=reason, comment=comment, correction=correction)
     try:
         return _give(uow, conversation_id, seq, who, sent)
@@ -67,10 +68,6 @@ def shown(row: MessageFeedback, line: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def rating_name(rating: int | None) -> str | None:
-    return {1: "up", -1: "down"}.get(rating) if rating is not None else None
-
-
 def _give(uow: UnitOfWork, conversation_id: str, seq: int, who: Giver, sent: dict[str, Any]) -> dict[str, Any]:
     with uow:
         session = uow.session
@@ -86,7 +83,7 @@ def _give(uow: UnitOfWork, conversation_id: str, seq: int, who: Giver, sent: dic
             setattr(row, name, value)
         _settled(row, reason_sent="reason" in sent)
         uow.commit()
-        return shown(row, line.text)
+        return shown(row, line.text) | {"feedback": summaries.of_line(session, conversation_id, seq, who.key_id)}
 
 
 def _cleaned(**fields: Any) -> dict[str, Any]:

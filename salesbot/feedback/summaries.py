@@ -7,10 +7,12 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import MessageFeedback
 from salesbot.database import UnitOfWork
-from salesbot.feedback.ratings import rating_name
+
+NEWEST_FIRST = (MessageFeedback.updated_at.desc(), MessageFeedback.id.desc())
 
 
 def noted(*, uow: UnitOfWork, conversation_id: str, lines: list[dict[str, Any]], reader: str) -> list[dict[str, Any]]:
@@ -23,13 +25,23 @@ def noted(*, uow: UnitOfWork, conversation_id: str, lines: list[dict[str, Any]],
         found = uow.session.scalars(
             select(MessageFeedback)
             .where(MessageFeedback.conversation_id == conversation_id, MessageFeedback.seq.in_(bot))
-            .order_by(MessageFeedback.updated_at.desc(), MessageFeedback.id.desc())
+            .order_by(*NEWEST_FIRST)
         ).all()
     by_seq: dict[int, list[MessageFeedback]] = defaultdict(list)
     for row in found:
         by_seq[row.seq].append(row)
     return [line | {"feedback": summary(by_seq[line["seq"]], reader)} if line["seq"] in bot else line
             for line in lines]  # fmt: skip
+
+
+def of_line(session: Session, conversation_id: str, seq: int, reader: str) -> dict[str, Any]:
+    """One line's summary, read in the caller's transaction."""
+    rows = session.scalars(
+        select(MessageFeedback)
+        .where(MessageFeedback.conversation_id == conversation_id, MessageFeedback.seq == seq)
+        .order_by(*NEWEST_FIRST)
+    ).all()
+    return summary(list(rows), reader)
 
 
 def summary(rows: list[MessageFeedback], reader: str) -> dict[str, Any]:
@@ -48,3 +60,7 @@ def summary(rows: list[MessageFeedback], reader: str) -> dict[str, Any]:
             "correction": mine.correction,
         },
     }  # fmt: skip
+
+
+def rating_name(rating: int | None) -> str | None:
+    return {1: "up", -1: "down"}.get(rating) if rating is not None else None

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from api.dashboard import CHARTED
 from salesbot.access import keys
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import items
@@ -86,7 +87,7 @@ def test_the_dashboard_shows_what_the_api_answers(live_server, shop, day, page):
     expect(page.locator('tr[data-kpi="handoff_rate"] .value')).to_have_text("33.3%")
 
     drawn = "() => [...document.querySelectorAll('canvas[data-chart]')].filter(c => c.chart && c.width > 0).length"
-    page.wait_for_function(f"({drawn})() === 8", timeout=WITHIN)  # every chart drawn, by the vendored library
+    page.wait_for_function(f"({drawn})() === {len(CHARTED)}", timeout=WITHIN)  # every chart drawn, by the library
 
     page.screenshot(path=str(live_server.folder / "dashboard.png"), full_page=True)
     csv_link = page.locator("a.export").get_attribute("href")

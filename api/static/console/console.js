@@ -254,6 +254,11 @@
     if (line.quick_replies && line.quick_replies.length) {
       item.append(el("p", "quick", `Suggested: ${line.quick_replies.join(" · ")}`));
     }
+    if (line.author === "bot" && line.feedback) {
+      const bar = el("div", "feedback");
+      showFeedback(id, line.seq, bar, line.feedback);
+      item.append(bar);
+    }
     $("transcript").append(item);
     item.scrollIntoView({ block: "nearest" });
   }
@@ -291,6 +296,8 @@
     $("resolve").hidden = !heldByMe(packet);
     $("transfer").hidden = !heldByMe(packet);
     for (const id of ["accept", "release", "resolve"]) $(id).disabled = state.busy;
+    // A rep rates the bot's lines of a conversation they hold, and writes the right reply once they took it over.
+    $("transcript").dataset.may = [heldByMe(packet) ? "rate" : "", live ? "correct" : ""].join(" ").trim();
     $("reply-text").disabled = !live;
     $("send").disabled = !live || state.busy;
     showPacket(packet);
@@ -361,6 +368,89 @@
         ),
       ].filter(Boolean),
     );
+  }
+
+  /* ---- feedback on the bot's lines: thumbs up or down with a reason, and the reply the bot should have given ---- */
+
+  function showFeedback(id, seq, bar, summary) {
+    const mine = summary.mine || {};
+    const reasons = Object.entries(summary.reasons || {}).map(([reason, n]) => `${reason.replace(/_/g, " ")}: ${n}`);
+    const up = thumb("Good", "Good reply", mine.rating === "up");
+    const down = thumb("Bad", "Bad reply", mine.rating === "down");
+    const reason = el("select", "reason");
+    reason.append($("rating-reasons").content.cloneNode(true));
+    reason.value = mine.reason || "";
+    reason.hidden = mine.rating !== "down";
+    reason.setAttribute("aria-label", "What was wrong");
+    const toCorrect = el("button", "to-correct", mine.correction ? "Edit my correction" : "Write the right reply");
+    toCorrect.type = "button";
+    const corrections = (summary.corrections || []).map((c) => el("li", "", `Should have said: ${c.text}`));
+    bar.replaceChildren(
+      ...[
+        el("span", "tally", [`${summary.up} up`, `${summary.down} down`, ...reasons].join(" · ")),
+        el("span", "rate", up, down, reason),
+        toCorrect,
+        corrections.length ? el("ul", "corrections", ...corrections) : null,
+      ].filter(Boolean),
+    );
+    const again = (body) => feedback(id, seq, bar, body);
+    // Pressing my thumb again takes it back (my correction, if any, stays).
+    up.addEventListener("click", () => again(mine.rating === "up" ? withdrawn(mine) : { rating: "up" }));
+    down.addEventListener("click", () => again(mine.rating === "down" ? withdrawn(mine) : { rating: "down" }));
+    reason.addEventListener("change", () => again({ rating: "down", reason: reason.value || null }));
+    toCorrect.addEventListener("click", () => correcting(id, seq, bar, mine));
+  }
+
+  function thumb(word, label, pressed) {
+    const button = el("button", "thumb", word);
+    button.type = "button";
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.setAttribute("aria-pressed", String(pressed));
+    return button;
+  }
+
+  function withdrawn(mine) {
+    return mine.correction ? { rating: null, reason: null } : null; // null: withdraw it all
+  }
+
+  function correcting(id, seq, bar, mine) {
+    if (bar.querySelector("form.correction")) return;
+    const form = $("correction-form").content.firstElementChild.cloneNode(true);
+    const text = form.querySelector("textarea");
+    text.value = mine.correction || "";
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const written = text.value.trim();
+      if (written || mine.correction) feedback(id, seq, bar, { correction: written || null });
+    });
+    bar.append(form);
+    text.focus();
+  }
+
+  /* Send my feedback on a line (`body` null withdraws it) and show the line's feedback as it now stands. */
+  async function feedback(id, seq, bar, body) {
+    if (bar.dataset.busy) return;
+    bar.dataset.busy = "1";
+    bar.querySelectorAll("button, select, textarea").forEach((control) => (control.disabled = true));
+    const path = `/v1/conversations/${encodeURIComponent(id)}/messages/${seq}/rating`;
+    try {
+      let summary;
+      if (body === null) {
+        await call("DELETE", path);
+        const [line] = await call("GET", `/v1/conversations/${encodeURIComponent(id)}/messages?after=${seq - 1}`);
+        summary = line.feedback;
+      } else {
+        summary = (await call("POST", path, body)).feedback;
+      }
+      clearProblem();
+      showFeedback(id, seq, bar, summary);
+    } catch (error) {
+      showProblem(error);
+      bar.querySelectorAll("button, select, textarea").forEach((control) => (control.disabled = false));
+    } finally {
+      delete bar.dataset.busy;
+    }
   }
 
   /* ---- actions ---- */
