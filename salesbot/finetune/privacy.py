@@ -13,6 +13,7 @@ answer's extracted fields must match); the store's prices in its lines, products
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -34,9 +35,13 @@ ALSO_READ_AS = ("US", "GB", "FR")  # numbers written without a country code in a
 _STREET_EN = r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|way|court|ct|place|pl|square|sq|terrace|"
 _STREET_EN += r"parkway|pkwy|highway|hwy|close|crescent|row|walk|gardens"
 _STREET_DE = r"stra(?:ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|steig|pfad|markt"
+_STREET_DE += r"|straat|gracht|laan|plein|kade|singel|dijk"  # Dutch streets are written the German way round
 _STREET_FR = r"rue|avenue|av\.|boulevard|bd|place|chemin|impasse|all[ée]e|quai|cours|route"
 _STREET_ES = r"calle|c/|avenida|avda\.?|plaza|paseo|camino|carrera|ronda|traves[ií]a"
-_POSTCODE = r"(?:,?\s+(?:[A-Z][a-z][\w-]*\s+)?(?:\d{4,5}|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?:\s+[A-ZÄÖÜ][\w-]+)?)?"
+_STREET_ES += r"|via|viale|piazza|corso|largo|rua|travessa|pra[çc]a|ul\.|al\.|boulevard|avenue|rue|place|quai"
+_PARTICLES = r"(?:(?:de|del|la|le|da|di|do|dos|das|della|van|der|den)\s+)*"
+_CODES = r"\d{4}-\d{3}|\d{4,5}|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"  # Portuguese, most of Europe, British
+_POSTCODE = rf"(?:,?\s+(?:[A-Z][a-z][\w-]*\s+)?(?:{_CODES})(?:\s+[A-ZÄÖÜ][\w-]+)?)?"  # a city may stand either side
 ADDRESS = re.compile(
     "|".join(
         (  # 221B Baker Street; 1600 Pennsylvania Ave NW
@@ -45,8 +50,9 @@ ADDRESS = re.compile(
             rf"\b(?:[A-ZÄÖÜ][\wäöüß.-]*\s+){{0,3}}[\wäöüß-]*(?i:{_STREET_DE})\s+\d{{1,4}}\s?[a-z]?\b{_POSTCODE}",
             # 12 rue de Rivoli; 5 bis, avenue Foch
             rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_STREET_FR})\s+(?:[\w'\u2019-]+\s?){{1,5}}{_POSTCODE}",
-            # Calle Mayor 10; Avda. de América, 25
-            rf"(?i:\b{_STREET_ES})\s+(?:[\w'-]+\s+){{0,4}}\d{{1,4}}\b{_POSTCODE}",
+            # Calle Mayor 10; Avda. de la Paz, 25; Via Roma 15; Rua Augusta 274; ul. Marszałkowska 10
+            rf"(?i:\b(?:{_STREET_ES}))\s+{_PARTICLES}[A-ZÄÖÜÉÈÁÓÚŁŚŻ][\w'.-]*(?:\s+[\w'.-]+){{0,3}},?\s+\d{{1,4}}[a-z]?\b"
+            rf"{_POSTCODE}",
         )
     )
 )
@@ -56,8 +62,15 @@ CODE_AFTER = re.compile(
     re.I,
 )
 NAME_PARTS = re.compile(r"[^\W\d_][\w'-]*")
-LEGAL = re.compile(r"[\s,]+(?:GmbH|AG|KG|Inc\.?|Ltd\.?|LLC|SA|SAS|SARL|S\.L\.|BV|B\.V\.|Corp\.?|plc|Co\.?)$", re.I)
+LEGAL = re.compile(
+    r"[\s,]+(?:GmbH(?: & Co\.? KG)?|AG|KG|UG|e\.V\.|Inc\.?|Ltd\.?|Pty Ltd|LLC|LLP|PLC|Corp\.?|Co\.?(?:,? Ltd\.?)?|"
+    r"S\.?A\.?S?\.?|SARL|S\.?L\.?|S\.?p\.?A\.?|S\.?r\.?l\.?|Lda\.?|B\.?V\.?|N\.?V\.?|K\.?K\.?|Oy|AB|A/?S|ApS|"
+    r"Sp\. z o\.o\.|s\.r\.o\.)$",
+    re.I,
+)
 LOOKS_LIKE_ADDRESS = re.compile(r"address|street|adresse|anschrift|direcci[oó]n", re.I)
+DIGIT = re.compile(r"\d")
+PREFIX = re.compile(r"(?:(?:\+|00)\d{1,3}[\s./-]*)?(?:\(0\)\s*|0[\s./-]*)?$")  # +49 (0), 0049, 0 before a number
 PLACEHOLDER = re.compile(r"\[(?:" + "|".join(KINDS) + r")\]")
 
 
@@ -97,7 +110,10 @@ class Masker:
     counts: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._values = _values_pattern(self.known)
+        self._values = _values(self.known)
+        self._phone_digits = [
+            digits for phone in self.known.phones if len(digits := _national(phone, self.region)) >= 6
+        ]
         self._seen: dict[tuple[str, bool], str] = {}
 
     def text(self, text: str, *, prices: bool = True) -> str:
@@ -120,19 +136,20 @@ class Masker:
     def _mask(self, text: str, prices: bool) -> str:
         masked, shapes = _shapes(text, self.region, prices)
         counted = Counter(shapes)  # the cached counts stay as they were
-        if self._values is not None:
-            masked = self._values.sub(lambda m: self._typed(m, counted), masked)
+        spans = _found(masked, self._values)
+        if self._phone_digits and len(DIGIT.findall(masked)) >= 6:
+            spans += [
+                (start, end, "PHONE") for digits in self._phone_digits for start, end in _digits_at(masked, digits)
+            ]
+        for start, end, kind in sorted(_apart(spans), reverse=True):
+            masked = masked[:start] + f"[{kind}]" + masked[end:]
+            counted[kind] += 1
         self.counts.update(counted)
         return masked
 
-    def _typed(self, match: re.Match[str], counted: Counter[str]) -> str:
-        kind = next(name for name, found in match.groupdict().items() if found is not None)
-        counted[kind] += 1
-        return f"[{kind}]"
 
-
-def _values_pattern(known: Known) -> re.Pattern[str] | None:
-    """One pattern for the conversation's known values, longest first within each kind, kinds most specific first."""
+def _values(known: Known) -> list[tuple[str, str]]:
+    """(kind, value) of the conversation's known values, longest first: an e-mail before the name inside it."""
     kinds = {
         "EMAIL": known.emails,
         "PHONE": known.phones,
@@ -141,17 +158,64 @@ def _values_pattern(known: Known) -> re.Pattern[str] | None:
         "COMPANY": [form for company in known.companies for form in _company_forms(company)],
         "NAME": [form for name in known.names for form in _name_forms(name)],
     }
-    groups = []
-    for kind, values in kinds.items():
-        ordered = sorted({v for v in values if len(v) >= 2}, key=len, reverse=True)
-        if ordered:
-            groups.append(f"(?P<{kind}>" + "|".join(_word(value) for value in ordered) + ")")
-    return re.compile("|".join(groups), re.I) if groups else None
+    found = {(kind, value) for kind, values in kinds.items() for value in values if len(value) >= 2}
+    return sorted(found, key=lambda pair: (-len(pair[1]), pair))
 
 
-def _word(value: str) -> str:
-    """The value as written, not inside a longer word (nor inside a placeholder already put in)."""
-    return r"(?<![\w\[])" + re.escape(value) + r"(?![\w\]])"
+def _found(text: str, values: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
+    """Where each known value stands in `text`, in any letter case, as a whole word (not inside a longer one, nor
+    inside a placeholder already put in)."""
+    lower = text.lower()
+    if len(lower) != len(text):  # a letter whose lower case is longer: search the text as it is
+        lower = text
+    spans = []
+    for kind, value in values:
+        wanted = value.lower() if lower is not text else value
+        start = lower.find(wanted)
+        while start >= 0:
+            end = start + len(wanted)
+            if _bounded(text, start, end):
+                spans.append((start, end, kind))
+            start = lower.find(wanted, start + 1)
+    return spans
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before in "_[") and not (after.isalnum() or after in "_]")
+
+
+def _apart(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The spans that do not overlap one already kept, longest first."""
+    kept: list[tuple[int, int, str]] = []
+    for span in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+        if all(span[1] <= other[0] or span[0] >= other[1] for other in kept):
+            kept.append(span)
+    return kept
+
+
+def _national(phone: str, region: str) -> str:
+    """The digits of a number without its country code or trunk prefix (`+49 30 1234567` -> 301234567)."""
+    try:
+        return str(phonenumbers.parse(phone, region).national_number)
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", phone).lstrip("0")
+
+
+def _digits_at(text: str, digits: str) -> list[tuple[int, int]]:
+    """Where `digits` stand in `text` written with any separators between them (at most 3 characters apart), with
+    a country code or trunk prefix before them (`+49 (0)30 / 12 34 567` for 301234567)."""
+    places = [i for i, c in enumerate(text) if c.isdigit()]
+    only = "".join(text[i] for i in places)
+    found, start = [], only.find(digits)
+    while start >= 0:
+        taken = places[start : start + len(digits)]
+        if all(after - before <= 4 for before, after in itertools.pairwise(taken)):
+            prefix = PREFIX.search(text[: taken[0]])
+            found.append((prefix.start() if prefix else taken[0], taken[-1] + 1))
+        start = only.find(digits, start + 1)
+    return found
 
 
 def _name_forms(name: str) -> list[str]:
@@ -179,26 +243,31 @@ def _shapes(text: str, region: str, prices: bool) -> tuple[str, Counter[str]]:
         counted[kind] += 1
         return f"[{kind}]"
 
-    text = extract.EMAIL.sub(lambda m: put("EMAIL"), text)
-    text = CARD.sub(lambda m: put("CARD") if _luhn(m.group()) else m.group(), text)
-    if MANY_DIGITS.search(text):
+    if "@" in text:
+        text = extract.EMAIL.sub(lambda m: put("EMAIL"), text)
+    digits = len(DIGIT.findall(text))
+    if digits >= 13:
+        text = CARD.sub(lambda m: put("CARD") if luhn(m.group()) else m.group(), text)
+    if digits >= 7:
         text = _phones(text, region, put)
-    text = ADDRESS.sub(lambda m: put("ADDRESS"), text)
+    if digits:
+        text = ADDRESS.sub(lambda m: put("ADDRESS"), text)
     text = CODE_AFTER.sub(lambda m: m.group()[: m.start("code") - m.start()] + put("OFFER_CODE"), text)
-    if prices:
+    if prices and digits:
         text = money.AMOUNT.sub(lambda m: _spaced(m, put("PRICE")) if _has_currency(m) else m.group(), text)
     return text, counted
 
 
 def _phones(text: str, region: str, put: Any) -> str:
-    spans = [
-        (found.start, found.end)
-        for where in dict.fromkeys((region, *ALSO_READ_AS))
-        for found in phonenumbers.PhoneNumberMatcher(text, where)
-    ]
-    spans += [m.span() for m in PHONE_LIKE.finditer(text)]
-    for start, end in sorted(_merged(spans), reverse=True):
-        text = text[:start] + put("PHONE") + text[end:]
+    """Numbers with a country code or in the North American layout first; then, while seven digits stand close
+    together, numbers as written in the store's region and the others phonenumbers knows how to read."""
+    text = PHONE_LIKE.sub(lambda m: put("PHONE"), text)
+    for where in dict.fromkeys((region, *ALSO_READ_AS)):
+        if not MANY_DIGITS.search(text):
+            break
+        spans = [(found.start, found.end) for found in phonenumbers.PhoneNumberMatcher(text, where)]
+        for start, end in sorted(_merged(spans), reverse=True):
+            text = text[:start] + put("PHONE") + text[end:]
     return text
 
 
@@ -212,7 +281,8 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _luhn(candidate: str) -> bool:
+def luhn(candidate: str) -> bool:
+    """Whether 13 to 19 digits (separators ignored) pass the Luhn check cards carry."""
     digits = [int(c) for c in candidate if c.isdigit()]
     if not 13 <= len(digits) <= 19:
         return False
