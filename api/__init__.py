@@ -30,6 +30,7 @@ from api import (
     offers,
     recommender,
     requests,
+    upkeep,
     webhooks,
     widget,
 )
@@ -56,6 +57,8 @@ BLUEPRINTS = (
     widget.triggers,
     analytics.blp,
     feedback.blp,
+    upkeep.jobs,
+    upkeep.faq_gaps,
 )
 DOCS_ASSETS = "/docs/assets/"
 

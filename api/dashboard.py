@@ -3,6 +3,7 @@ definition, charts of the main ones over time and by slice, the conversations be
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,13 +11,16 @@ from urllib.parse import urlencode
 from flask import Response, render_template, request, send_from_directory, url_for
 from marshmallow import ValidationError
 
+from api import upkeep
 from api.access import signed_in
 from api.analytics import BehindIn, KpisIn, prices, window_of
 from api.console import DASHBOARD_ROLES, SECURITY_HEADERS, Pages, sign_in_page
 from api.wiring import uow
+from salesbot.access.roles import Role
 from salesbot.analytics import export, kpis
 from salesbot.analytics.figures import shown
 from salesbot.errors import InvalidInput
+from salesbot.upkeep.shown import in_words
 
 CHARTED = ("conversations_started", "bot_resolution_rate", "handoff_rate", "csat_average", "lead_to_purchase_rate",
            "bot_reply_ms_p95", "recommendation_ctr", "llm_fallback_rate", "bot_lines_rated_up_share")  # fmt: skip
@@ -55,15 +59,18 @@ def overview():  # type: ignore[no-untyped-def]
     if not _may_look():
         return sign_in_page()
     filters = _filters()
+    gaps = url_for("dashboard.faq_gaps", **{name: filters[name] for name in ("from", "to") if name in filters})
     try:
         query = KpisIn().load(filters)
         window = window_of(query)
     except (ValidationError, InvalidInput) as problem:
-        return render_template("dashboard/overview.html", problem=_said(problem), filters=filters, groups=[]), 422
+        return render_template("dashboard/overview.html", problem=_said(problem), filters=filters, groups=[],
+                               jobs=_jobs(), gaps=gaps), 422  # fmt: skip
     report = kpis.report(uow=uow(), window=window, purchase_days=query["purchase_days"], prices=prices())
     return render_template(
         "dashboard/overview.html", problem=None, filters=filters, report=report, groups=_grouped(report, filters),
         charts=_charts(report), csv=f"/v1/kpis/conversations.csv?{_query(filters, drop=('granularity', 'by'))}",
+        jobs=_jobs(), gaps=gaps,
     )  # fmt: skip
 
 
@@ -87,6 +94,27 @@ def conversations():  # type: ignore[no-untyped-def]
     more = url_for("dashboard.conversations", **(filters | {"offset": later})) if later < found["total"] else None
     back = url_for("dashboard.overview", **{name: filters[name] for name in FILTERS if name in filters})
     return render_template("dashboard/conversations.html", problem=None, found=found, kpi=kpi, more=more, back=back)
+
+
+@blp.route("/faq-gaps", methods=["GET"])
+def faq_gaps():  # type: ignore[no-untyped-def]
+    """The questions the bot could not answer in the window, grouped, most asked first."""
+    if not _may_look():
+        return sign_in_page()
+    filters = {name: request.args[name] for name in ("from", "to") if request.args.get(name)}
+    back = url_for("dashboard.overview", **filters)
+    try:
+        found = upkeep.report(upkeep.GapsIn().load(filters))
+    except (ValidationError, InvalidInput) as problem:
+        return render_template("dashboard/gaps.html", problem=_said(problem), found=None, back=back), 422
+    return render_template("dashboard/gaps.html", problem=None, found=found, back=back)
+
+
+def _jobs() -> list[dict[str, str]]:
+    """The scheduled jobs as people read them; a failed run's error only for admins."""
+    holder = signed_in()
+    admin = holder is not None and holder.role is Role.ADMIN
+    return [in_words(job, now=datetime.now(UTC), errors=admin) for job in upkeep.standing()]
 
 
 def _may_look() -> bool:

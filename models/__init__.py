@@ -20,6 +20,7 @@ from models.offers import (
     Redemption,
 )
 from models.recommender import ModelVersion
+from models.upkeep import JobLease, JobRun
 from models.webhooks import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from models.widget import Trigger
 
@@ -39,6 +40,8 @@ __all__ = [
     "Faq",
     "HandoffChange",
     "Item",
+    "JobLease",
+    "JobRun",
     "Lead",
     "LeadChange",
     "Message",

@@ -200,6 +200,16 @@ class Settings:
             "help": "Model versions whose artifacts are kept for rolling back; older ones are pruned (rows stay)"
         },
     )
+    reembed_every_minutes: float = field(
+        default=10.0,
+        metadata={"help": "`salesbot worker` embeds FAQs and catalog items whose text changed since their vectors "
+                  "were made this often, with the configured embedding model (0: only by `salesbot jobs run reembed`)"},
+    )  # fmt: skip
+    faq_gaps_every_hours: float = field(
+        default=24.0,
+        metadata={"help": "`salesbot worker` groups the last 30 days' questions the bot could not answer this often "
+                  "(`salesbot faq gaps` and `GET /v1/faqs/gaps` any time; 0: only on demand)"},
+    )  # fmt: skip
     demo_site_key: str | None = field(
         default=None,
         metadata={"help": "A site key for the demo store at /demo, whose pages carry the chat widget; /demo answers "
@@ -245,6 +255,9 @@ class Settings:
             raise InvalidInput.for_field("SALESBOT_LIVE_UPDATES", "must be `auto`, `postgres`, `redis` or `poll`")
         if self.max_body_bytes < 1024:
             raise InvalidInput.for_field("SALESBOT_MAX_BODY_BYTES", "must be at least 1024")
+        for name in ("reembed_every_minutes", "faq_gaps_every_hours"):
+            if getattr(self, name) < 0:
+                raise InvalidInput.for_field(PREFIX + name.upper(), "must be 0 (off) or more")
         for cidr in self.metrics_allow_networks:
             try:
                 ipaddress.ip_network(cidr, strict=False)

@@ -16,7 +16,7 @@ import click
 from tabulate import tabulate
 from tqdm import tqdm
 
-from salesbot import __version__, metrics, schema, upkeep
+from salesbot import __version__, metrics, schema
 from salesbot.catalog import demo, imports
 from salesbot.cli import gunicorn_config
 from salesbot.cli.context import Command, services
@@ -26,8 +26,10 @@ from salesbot.cli.keys import keys_group
 from salesbot.cli.kpis import kpis_command
 from salesbot.cli.recommender import models_group, train_command, tune_command
 from salesbot.cli.reps import reps_group
+from salesbot.cli.upkeep import faq_group, jobs_group, kit
 from salesbot.config import Settings
 from salesbot.recommender import pipeline
+from salesbot.upkeep import loops
 from salesbot.webhooks import delivery
 
 
@@ -50,6 +52,8 @@ main.add_command(finetune_group, "finetune")
 main.add_command(train_command, "train")
 main.add_command(tune_command, "tune")
 main.add_command(models_group, "models")
+main.add_command(jobs_group, "jobs")
+main.add_command(faq_group, "faq")
 
 
 @main.group(cls=Command)
@@ -203,7 +207,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> None:
     """Deliver webhooks (signed, retried on schedule), run queued training jobs, route hand-offs to reps and run
-    experiments' guardrail breakers, until SIGTERM.
+    the scheduled jobs (`salesbot jobs` lists them), until SIGTERM.
 
     On PostgreSQL run as many as you like side by side; on SQLite run one.
     """
@@ -222,15 +226,18 @@ def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> Non
         name="training-jobs",
         daemon=True,
     )
-    chores = threading.Thread(target=upkeep.keep_up, args=(stop,), kwargs={"uow": app.uow, "settings": settings},
-                              name="upkeep", daemon=True)  # fmt: skip
+    router = threading.Thread(target=loops.route_handoffs, args=(stop,), name="handoffs", daemon=True,
+                              kwargs={"new_uow": app.uow, "settings": settings})  # fmt: skip
+    scheduled = threading.Thread(target=loops.run_jobs, args=(stop,), kwargs={"kit": kit(app)}, name="jobs",
+                                 daemon=True)  # fmt: skip
     click.echo(f"delivering webhooks from {settings.database_url.split('@')[-1]} (Ctrl-C stops)", err=True)
     try:
         if once:
             click.echo(f"{runner.deliver_due()} deliveries attempted")
         else:
             trainer.start()  # training jobs queued through the API, or left by a process that died
-            chores.start()  # hand-offs routed to reps, guardrail breakers
+            router.start()  # hand-offs offered to reps every few seconds
+            scheduled.start()  # retraining, pruning, re-embedding, FAQ gaps, guardrails, each when due
             runner.run(stop, poll=poll)
     finally:
         runner.close()

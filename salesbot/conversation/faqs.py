@@ -245,6 +245,19 @@ class Library:
 def store_vectors(*, uow: UnitOfWork, embedder: Embedder, faqs: list[Faq]) -> list[np.ndarray]:
     """Each FAQ's vectors (its question; its question and answer), embedding only FAQs new or changed since
     their vectors were stored, and storing those. Any process may do it; the first to store wins."""
+    kept, _changed = _stored(uow, embedder, faqs)
+    return [kept[faq.id] for faq in faqs]
+
+
+def embed_changed(*, uow: UnitOfWork, embedder: Embedder) -> tuple[int, int]:
+    """Embed every FAQ new or changed since its vectors were stored (an import changes FAQs without a library
+    noticing); answers how many were embedded, of how many FAQs."""
+    every = get_all(uow=uow)
+    return len(_stored(uow, embedder, every)[1]), len(every)
+
+
+def _stored(uow: UnitOfWork, embedder: Embedder, faqs: list[Faq]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The FAQs' vectors by id, and the ids embedded now because theirs were missing or stale."""
     texts = {faq.id: (faq.question, f"{faq.question} {faq.answer}") for faq in faqs}
     stamps = {faq_id: hashlib.sha256("\n".join(pair).encode()).hexdigest() for faq_id, pair in texts.items()}
     with uow:
@@ -258,7 +271,7 @@ def store_vectors(*, uow: UnitOfWork, embedder: Embedder, faqs: list[Faq]) -> li
         made = {faq_id: fresh[2 * n : 2 * n + 2] for n, faq_id in enumerate(changed)}
         _save(uow, embedder.name, {faq_id: (stamps[faq_id], made[faq_id]) for faq_id in changed})
         kept |= made
-    return [kept[faq.id] for faq in faqs]
+    return kept, changed
 
 
 def _save(uow: UnitOfWork, model: str, vectors: dict[str, tuple[str, np.ndarray]]) -> None:

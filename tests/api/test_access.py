@@ -94,6 +94,8 @@ ROUTES = [
     ("GET", "/v1/kpis", None, MARKETING),
     ("GET", "/v1/kpis/conversations?kpi=handoff_rate", None, MARKETING),
     ("GET", "/v1/kpis/conversations.csv", None, MARKETING),
+    ("GET", "/v1/faqs/gaps", None, MARKETING),
+    ("GET", "/v1/jobs", None, {Role.ADMIN}),
     ("GET", "/v1/widget/triggers", None, MARKETING),
     ("POST", "/v1/widget/triggers", TRIGGER, MARKETING),
     ("GET", "/v1/widget/triggers/trg_unknown", None, MARKETING),
