@@ -1,6 +1,6 @@
 """The `retrain` job: queue a recommender retraining when one is due (the worker's training loop trains it and serves
-it only if its held-out NDCG@10 is better), and record on the run that queued it what became of it: activated, kept
-out, or failed."""
+it only if its held-out NDCG@10 is not worse than the active version's), and record on the run that queued it what
+became of it: activated, kept out, or failed."""
 
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def _result(new_uow: Callable[[], UnitOfWork], version_id: str, now: datetime) -
         return f"trained and activated (NDCG@10 {_ndcg(version)})"
     if version.finished_at is None or now - version.finished_at < DECIDED_AFTER:
         return None
-    beaten = f"{active.id}'s {_ndcg(active)}" if active is not None else "the active version's"
-    return f"trained, not activated: NDCG@10 {_ndcg(version)} did not beat {beaten}"
+    better = f"{active.id}'s {_ndcg(active)}" if active is not None else "the active version's"
+    return f"trained, not activated: NDCG@10 {_ndcg(version)} is below {better}"
 
 
 def _ndcg(version: ModelVersion) -> str:

@@ -173,7 +173,7 @@ def test_the_retrain_job_records_what_it_queued_and_whether_it_was_activated(sho
     later = trained.finished_at + timedelta(minutes=5)
     settled = running.run(jobs.catalogue(kit.settings)["retrain"], kit=kit, now=later, scheduled=False)
     assert f"{trained.id} trained, not activated: NDCG@10 0." in settled.summary
-    assert settled.summary.endswith(f"did not beat {version_id}'s 1.0000")
+    assert settled.summary.endswith(f"is below {version_id}'s 1.0000")
     assert versions.active_id(uow=shop.uow()) == version_id
 
 
