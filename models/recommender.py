@@ -37,4 +37,5 @@ class ModelVersion(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a training run's last sign of life
-    served: Mapped[int] = mapped_column(BigInteger, default=0)  # recommendation lists answered with it
+    # No longer written: lists served are counted per day in recommendation_counts (since migration 0013).
+    served: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -164,9 +164,9 @@ def recommendation_id(version_id: str | None, strategy: str) -> str:
 
 def record_served(*, uow: UnitOfWork, counts: dict[tuple[str | None, str], int], day: date) -> None:
     """Add to how many recommendation lists each version (None: no model) and strategy answered (kept in memory,
-    written now and then): the version's total, and the day's count the KPIs read. In one order, so that two
-    processes writing at once wait for each other instead of deadlocking; a failure is logged, never raised: a
-    count is not worth a shopper's failed request."""
+    written now and then): the day's count, which the KPIs and the version's online figures read. In one order,
+    so that two processes writing at once wait for each other instead of deadlocking; a failure is logged, never
+    raised: a count is not worth a shopper's failed request."""
     try:
         _record_served(uow, counts, day)
     except SQLAlchemyError:
@@ -176,13 +176,9 @@ def record_served(*, uow: UnitOfWork, counts: dict[tuple[str | None, str], int],
 
 def _record_served(uow: UnitOfWork, counts: dict[tuple[str | None, str], int], day: date) -> None:
     with uow:
+        # Only the day's row: updating the version's own row would rewrite its artifact with it on SQLite (tens of
+        # megabytes, a stall of 150-600 ms in the request that flushed the counts, every few seconds).
         for (version_id, strategy), served in sorted(counts.items(), key=lambda item: (item[0][0] or "", item[0][1])):
-            if version_id is not None:
-                uow.session.execute(
-                    update(ModelVersion)
-                    .where(ModelVersion.id == version_id)
-                    .values(served=ModelVersion.served + served)
-                )
             _count_day(uow.session, day=day, version=version_id or POPULAR, strategy=strategy, served=served)
         uow.commit()
 
@@ -210,7 +206,11 @@ def online(*, uow: UnitOfWork, version_id: str) -> dict[str, float | int]:
         .group_by(Event.type)
     )
     with uow:
-        served = uow.session.scalar(select(ModelVersion.served).where(ModelVersion.id == version_id)) or 0
+        served = uow.session.scalar(
+            select(func.coalesce(func.sum(RecommendationCount.served), 0)).where(
+                RecommendationCount.model_version == version_id
+            )
+        )
         counts = dict(uow.session.execute(query).all())
     clicks, purchases = counts.get("click", 0), counts.get("purchase", 0)
     return {
