@@ -12,6 +12,7 @@ from salesbot.recommender import blend, ease
 
 Scorer = Callable[[np.ndarray | None], np.ndarray]  # scores for these item positions (None: all items)
 CANDIDATES = 300  # items EASE and the trend nominate (100 left a seventh of filtered lists to the full scoring)
+WIDEST = 20_000  # trending items a widened list may take before the whole catalog is scored instead
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Scored:
     nominated: np.ndarray  # the positions each part ranks best, and the items placed since training
     folded: bool  # the history as it is now counted (EASE knew some of its items)
     ceiling: float  # no item outside `nominated` scores more: a list of nominees above it is exact
+    # More nominees, so that no other item can score above the given score (and the new ceiling); None when too many
+    # would be needed or LightFM's part has no bound.
+    widen: Callable[[float], tuple[np.ndarray, float] | None] = lambda least: None
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class Parts:
     item_to_item: ease.ItemToItem | None
     ease_rows: np.ndarray  # item position -> its row in the item-to-item model (one past the last without one)
     trend: np.ndarray  # standardized over the trained items; later items count as nobody's
-    trend_top: np.ndarray  # the most trending positions, best first
+    trend_order: np.ndarray  # trained positions, the most trending first
+    trend_descending: np.ndarray  # their standardized trend, in that order
     vectors: np.ndarray
     biases: np.ndarray
     moments: tuple[np.ndarray, np.ndarray]  # mean and covariance of [item vector, bias] over the trained items
@@ -55,14 +60,15 @@ class Parts:
         trend = np.full(len(vectors), -raw_trend.mean() / spread, dtype=np.float64)
         trend[:trained] = (raw_trend - raw_trend.mean()) / spread
         rows = np.hstack([vectors[:trained], biases[:trained, None]]).astype(np.float64)
-        top = min(CANDIDATES, trained)
+        order = np.argsort(-raw_trend, kind="stable")
         return cls(
             params=config.params,
             event_weights=config.event_weights,
             item_to_item=item_to_item,
             ease_rows=ease_rows,
             trend=trend,
-            trend_top=np.argsort(-raw_trend, kind="stable")[:top],
+            trend_order=order,
+            trend_descending=trend[order],
             vectors=vectors,
             biases=biases,
             moments=(rows.mean(axis=0), np.cov(rows, rowvar=False, bias=True)),
@@ -89,31 +95,32 @@ class Parts:
         on_ease, on_lightfm, on_trend = self.params.parts
         parts: list[Scorer] = []
         nominated = [np.arange(self.trained, len(self.vectors))]  # items placed since training are in no list
-        ceiling = 0.0  # the most a part can give an item it did not nominate, summed
-        if on_trend:
-            nominated.append(self.trend_top)
-            ceiling += on_trend * float(self.trend[self.trend_top[-1]]) if len(self.trend_top) else 0.0
+        bounds = {"lightfm": 0.0, "ease": 0.0, "trend": 0.0}  # the most each part gives an item it did not nominate
+        if on_trend and self.trained:
+            top = min(CANDIDATES, self.trained)
+            nominated.append(self.trend_order[:top])
+            bounds["trend"] = on_trend * float(self.trend_descending[top - 1])
         if on_lightfm and query is not None:
             lightfm = self._lightfm(query, on_lightfm)
             parts.append(lightfm)
             if shortlist is None or not len(shortlist):
-                ceiling = np.inf
+                bounds["lightfm"] = np.inf
             else:
                 nominated.append(shortlist.astype(np.int64))
-                ceiling += float(lightfm(shortlist[-1:])[0])
-        folded = False
+                bounds["lightfm"] = float(lightfm(shortlist[-1:])[0])
+        folded, scored_by_ease, at_zero = False, np.zeros(0, dtype=np.int64), 0.0
         if on_ease and self.item_to_item is not None and len(items):
             rows, kept = ease.score_kept(self.item_to_item, items, weights)
             if len(rows):
                 folded = True
+                scored_by_ease = self.item_to_item.positions[rows].astype(np.int64)
                 best = np.arange(len(rows)) if len(rows) <= CANDIDATES else np.argpartition(-kept, CANDIDATES - 1)
-                best = best[:CANDIDATES]
-                nominated.append(self.item_to_item.positions[rows[best]].astype(np.int64))
+                nominated.append(scored_by_ease[best[:CANDIDATES]])
                 centre, scale = _standardizing(kept, self.trained, on_ease)
                 parts.append(self._ease(rows, kept, centre, scale))
                 # Items it did not nominate score 0 (no row, or nothing in common) or no more than its last nominee.
-                outside = 0.0 if len(rows) <= CANDIDATES else max(0.0, float(kept[best].min()))
-                ceiling += (outside - centre) * scale
+                outside = 0.0 if len(rows) <= CANDIDATES else max(0.0, float(kept[best[:CANDIDATES]].min()))
+                bounds["ease"], at_zero = (outside - centre) * scale, -centre * scale
         if not parts:
             return None
         trend = self.trend
@@ -124,8 +131,19 @@ class Parts:
                 total = total + part(at)
             return total
 
+        def widen(least: float) -> tuple[np.ndarray, float] | None:
+            """Every item EASE scores, and the trending items down to where no other item can reach `least`."""
+            room = least - bounds["lightfm"] - at_zero  # what the trend may give an item outside
+            if not np.isfinite(room) or (not on_trend and room < 0):
+                return None
+            count = int(np.searchsorted(-on_trend * self.trend_descending, -room, side="left")) if on_trend else 0
+            if count > WIDEST:
+                return None
+            rest = on_trend * float(self.trend_descending[count]) if count < self.trained else -np.inf
+            return np.concatenate([scored_by_ease, self.trend_order[:count]]), bounds["lightfm"] + at_zero + rest
+
         together = np.unique(np.concatenate(nominated))
-        return Scored(score=score, nominated=together, folded=folded, ceiling=ceiling)
+        return Scored(score=score, nominated=together, folded=folded, ceiling=sum(bounds.values()), widen=widen)
 
     def _lightfm(self, query: np.ndarray, weight: float) -> Scorer:
         """LightFM's scores standardized over the trained items: mean and spread from the items' moments, exact and

@@ -24,7 +24,7 @@ from salesbot.errors import NotFound, Unavailable
 from salesbot.recommender import versions
 from salesbot.recommender.evaluation import top_k
 from salesbot.recommender.loaded import Loaded
-from salesbot.recommender.scorer import Scorer
+from salesbot.recommender.scorer import Scored, Scorer
 from salesbot.recommender.shelf import Filters
 
 log = logging.getLogger("salesbot.recommender")
@@ -168,8 +168,7 @@ class Recommender:
         ranked = None  # without a bound on the others, the whole catalog is scored
         if np.isfinite(scored.ceiling):
             ranked = scored.nominated[np.argsort(-scored.score(scored.nominated), kind="stable")]
-        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=hidden, shortlist=ranked,
-                                    ceiling=scored.ceiling)  # fmt: skip
+        chosen, scores = self._pick(model, scored, n=n, filters=filters, hidden=hidden, shortlist=ranked)
         reasons = self._personal_reasons(model, chosen, history, strategy)
         return self._answer(model, strategy, chosen, scores, reasons)
 
@@ -246,27 +245,26 @@ class Recommender:
     def _pick(
         self,
         model: Loaded,
-        score: Scorer,
+        score: Scorer | Scored,
         *,
         n: int,
         filters: Filters,
         hidden: set[str],
         shortlist: np.ndarray | None = None,
-        ceiling: float = -np.inf,
     ) -> tuple[list[int], np.ndarray]:
         """The best `n` allowed items (at most `filters.diversify` per category) and their scores.
 
-        From the `shortlist` (candidates, best first) when it holds enough allowed items that score at least
-        `ceiling`, the most any other item can score (so the answer is exact); else from the items the filters
-        leave when they leave few; else from the whole catalog.
+        From the `shortlist` (candidates, best first) when it holds enough allowed items that score at least the
+        most any other item can (so the answer is exact), widened once when they fall short; else from the items the
+        filters leave when they leave few; else from the whole catalog.
         """
+        scored = score if isinstance(score, Scored) else None
+        score = scored.score if scored is not None else score
         allowed, blocked = model.shelf.allowed(filters), model.positions_of(hidden | filters.exclude)
-        if shortlist is not None:
-            chosen = self._first(model, shortlist[allowed[shortlist]], n=n, filters=filters, blocked=blocked)
-            if len(chosen) == n:
-                scores = score(np.array(chosen, dtype=np.int64))
-                if scores[-1] >= ceiling:
-                    return chosen, scores
+        if shortlist is not None and scored is not None:
+            found = self._from_candidates(model, scored, shortlist, allowed, n=n, filters=filters, blocked=blocked)
+            if found is not None:
+                return found
         wanted = n * 5 if filters.diversify else n
         eligible = model.shelf.eligible(filters)
         if len(eligible) < SELECTIVE * len(allowed):
@@ -278,6 +276,26 @@ class Recommender:
             ranked = ranked[np.isfinite(scores[ranked])]
         chosen = self._first(model, ranked, n=n, filters=filters, blocked=blocked)
         return chosen, score(np.array(chosen, dtype=np.int64))
+
+    def _from_candidates(
+        self, model: Loaded, scored: Scored, ranked: np.ndarray, allowed: np.ndarray, *, n: int, filters: Filters,
+        blocked: set[int],
+    ) -> tuple[list[int], np.ndarray] | None:  # fmt: skip
+        """The best `n` allowed candidates when no other item can beat the n-th; else, once, with the candidates
+        widened to where no other item can; None when even that cannot settle it."""
+        chosen = self._first(model, ranked[allowed[ranked]], n=n, filters=filters, blocked=blocked)
+        scores = scored.score(np.array(chosen, dtype=np.int64))
+        if len(chosen) == n and scores[-1] >= scored.ceiling:
+            return chosen, scores
+        wider = scored.widen(float(scores[-1])) if len(chosen) == n else None
+        if wider is None:
+            return None
+        extra, ceiling = wider
+        candidates = np.unique(np.concatenate([ranked, extra]))
+        ranked = candidates[np.argsort(-scored.score(candidates), kind="stable")]
+        chosen = self._first(model, ranked[allowed[ranked]], n=n, filters=filters, blocked=blocked)
+        scores = scored.score(np.array(chosen, dtype=np.int64))
+        return (chosen, scores) if len(chosen) == n and scores[-1] >= ceiling else None
 
     @staticmethod
     def _first(model: Loaded, ranked: np.ndarray, *, n: int, filters: Filters, blocked: set[int]) -> list[int]:
