@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from tabulate import tabulate
 from tqdm import tqdm
@@ -77,7 +77,13 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated sizes (default 10000,30000,100000)")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--held-out-only", action="store_true", help="only the held-out PII cases")
-    parser.add_argument("--child", nargs=3, metavar=("URL", "UNTIL", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sqlite-cache-mb",
+        type=int,
+        default=None,
+        help="cap SQLite's page cache in the exporting process (salesbot allows it 256 MiB)",
+    )
+    parser.add_argument("--child", nargs=4, metavar=("URL", "UNTIL", "OUT", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return _child(*args.child)
@@ -85,10 +91,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
         if args.held_out_only:
             return _held_out(Path(folder))
-        rows = _measure("sqlite", f"sqlite:///{folder}/bench.db", sizes, Path(folder))
+        rows = _measure("sqlite", f"sqlite:///{folder}/bench.db", sizes, Path(folder), args.sqlite_cache_mb)
         if not args.sqlite_only and (url := _scratch_postgres()):
             try:
-                rows += _measure("postgresql", url, sizes, Path(folder))
+                rows += _measure("postgresql", url, sizes, Path(folder), None)
             finally:
                 _drop_postgres(url)
         _report(rows)
@@ -99,15 +105,15 @@ def main() -> None:
 # --- the synthetic store ------------------------------------------------------------------------------------------
 
 
-def _measure(backend: str, url: str, sizes: list[int], folder: Path) -> list[dict[str, Any]]:
+def _measure(backend: str, url: str, sizes: list[int], folder: Path, cache_mb: int | None) -> list[dict[str, Any]]:
     schema.upgrade(url)
     seeded = _seed(url, max(sizes))
     rows = []
     for size in sizes:
         out = folder / f"{backend}-{size}"
         until = START + timedelta(minutes=size)  # conversation n starts n minutes after START
-        child = subprocess.run([sys.executable, __file__, "--child", url, until.isoformat(), str(out)],
-                               capture_output=True, text=True, check=False)  # fmt: skip
+        argv = [sys.executable, __file__, "--child", url, until.isoformat(), str(out), str(cache_mb or 0)]
+        child = subprocess.run(argv, capture_output=True, text=True, check=False)
         if child.returncode:
             raise SystemExit(f"the export of {size} conversations failed:\n{child.stderr[-3000:]}")
         found = json.loads(child.stdout.strip().splitlines()[-1])
@@ -203,8 +209,13 @@ def _card(pick: random.Random) -> str:
 # --- one export, in its own process ---------------------------------------------------------------------------------
 
 
-def _child(url: str, until: str, out: str) -> None:
-    uow = make_session_factory(make_engine(url))
+def _child(url: str, until: str, out: str, cache_mb: str) -> None:
+    engine = make_engine(url)
+    if int(cache_mb):  # after salesbot's own tuning of each connection
+        event.listen(
+            engine, "connect", lambda connection, _: connection.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+        )
+    uow = make_session_factory(engine)
     before, peak, done = _rss_mb(), [0.0], threading.Event()
     watcher = threading.Thread(target=_watch, args=(peak, done), daemon=True)
     watcher.start()
