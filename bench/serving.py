@@ -124,7 +124,7 @@ def store(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> Non
         uow.commit()
 
 
-def model(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> Embeddings:
+def model(shop, n_items: int, n_customers: int, rng: np.random.Generator, kind: str = "blend") -> Embeddings:
     embeddings = Embeddings(
         item_vectors=rng.standard_normal((n_items, COMPONENTS), dtype=np.float32),
         item_biases=rng.standard_normal(n_items, dtype=np.float32),
@@ -139,8 +139,8 @@ def model(shop, n_items: int, n_customers: int, rng: np.random.Generator) -> Emb
         popularity=rng.random(n_items).astype(np.float32),
         embeddings=embeddings,
         shortlists=shortlists(embeddings),
-        blend=blend.Config(params=blend.Params(), event_weights=dict(shop.settings.event_weights)).dumps(),
-        item_to_item=item_to_item(n_items, rng),
+        blend=blend.Config(params=blend.Params(kind=kind), event_weights=dict(shop.settings.event_weights)).dumps(),
+        item_to_item=item_to_item(n_items, rng) if kind != "lightfm" else None,
         trend=np.log1p(rng.poisson(0.5, n_items)).astype(np.float32),
     )
     version = versions.start(uow=shop.uow(), params={"bench": True})
@@ -397,15 +397,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating peak rounds per endpoint")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a scratch database on")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--kind", choices=blend.KINDS, default="blend", help="the model kind served")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     with scratch_database(args.postgres) as url:
+        print(f"model kind: {args.kind}")
         print(f"database: {make_url(url).get_backend_name()}")
         schema.upgrade(url)
         shop = bootstrap(Settings(database_url=url, model_check_seconds=3600))
         started = time.perf_counter()
         store(shop, args.items, args.customers, rng)
-        embeddings = model(shop, args.items, args.customers, rng)
+        embeddings = model(shop, args.items, args.customers, rng, kind=args.kind)
         print(f"catalog, customers, 5 purchases each and a model stored in {time.perf_counter() - started:.0f} s")
         ours, bare = per_request(shop, embeddings, args.requests, rng)
         secret = keys.create(uow=shop.uow(), role="server", name="bench")[1]
