@@ -228,8 +228,11 @@ def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> Non
     )
     router = threading.Thread(target=loops.route_handoffs, args=(stop,), name="handoffs", daemon=True,
                               kwargs={"new_uow": app.uow, "settings": settings})  # fmt: skip
-    scheduled = threading.Thread(target=loops.run_jobs, args=(stop,), kwargs={"kit": kit(app)}, name="jobs",
-                                 daemon=True)  # fmt: skip
+    scheduled = [  # the quick jobs (guardrails, retraining, pruning) never wait for a long re-embedding
+        threading.Thread(target=loops.run_jobs, args=(stop,), kwargs={"kit": kit(app), "slow": slow},
+                         name="slow-jobs" if slow else "jobs", daemon=True)
+        for slow in (False, True)
+    ]  # fmt: skip
     click.echo(f"delivering webhooks from {settings.database_url.split('@')[-1]} (Ctrl-C stops)", err=True)
     try:
         if once:
@@ -237,7 +240,8 @@ def worker(ctx: click.Context, concurrency: int, poll: float, once: bool) -> Non
         else:
             trainer.start()  # training jobs queued through the API, or left by a process that died
             router.start()  # hand-offs offered to reps every few seconds
-            scheduled.start()  # retraining, pruning, re-embedding, FAQ gaps, guardrails, each when due
+            for jobs in scheduled:  # retraining, pruning, guardrails; re-embedding, FAQ gaps: each when due
+                jobs.start()
             runner.run(stop, poll=poll)
     finally:
         runner.close()

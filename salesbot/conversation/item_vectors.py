@@ -17,6 +17,7 @@ from salesbot.database import UnitOfWork
 
 log = logging.getLogger(__name__)
 PAGE = 500  # items read, embedded and stored at a time: a worker that stops keeps what it stored
+AT_MOST = 5_000  # items embedded in one run of the `reembed` job, so that a run stays inside its lease
 LONGEST = 2000  # characters of the description: the models read a few hundred tokens at most
 
 
@@ -27,9 +28,10 @@ def text_of(title: str, category: str | None, description: str | None) -> str:
     return f"{title}{shelf}{about}"
 
 
-def embed_changed(*, new_uow: Callable[[], UnitOfWork], embedder: Embedder) -> tuple[int, int]:
-    """Embed every item whose text is new or changed since its vector was stored, a page at a time; answers how
-    many were embedded, of how many items."""
+def embed_changed(*, new_uow: Callable[[], UnitOfWork], embedder: Embedder, at_most: int = AT_MOST) -> tuple[int, int]:
+    """Embed the items whose text is new or changed since their vectors were stored, a page at a time, up to
+    `at_most` a run (so that a run stays well inside its lease; the next run goes on from there); answers how many
+    were embedded, of how many items looked at."""
     with new_uow() as uow:
         stamps = dict(uow.session.execute(
             select(ItemVector.item_id, ItemVector.text_sha256).where(ItemVector.model == embedder.name)
@@ -42,7 +44,7 @@ def embed_changed(*, new_uow: Callable[[], UnitOfWork], embedder: Embedder) -> t
                 select(Item.item_id, Item.title, Item.category, Item.description)
                 .where(Item.item_id > after).order_by(Item.item_id).limit(PAGE)
             ).all()  # fmt: skip
-        if not page:
+        if not page or embedded >= at_most:
             return embedded, total
         texts = {item_id: text_of(title, category, description) for item_id, title, category, description in page}
         changed = {item_id: text for item_id, text in texts.items() if stamps.get(item_id) != _stamp(text)}

@@ -39,6 +39,7 @@ class Job:
     lease: timedelta  # the longest a run may take before another worker may start one
     work: Callable[[Kit, datetime], Done]
     off: str | None = None
+    slow: bool = False  # runs on its own thread, so that it never holds up the quick jobs (the guardrails)
 
 
 def catalogue(settings: Settings) -> dict[str, Job]:
@@ -55,10 +56,10 @@ def catalogue(settings: Settings) -> dict[str, Job]:
             timedelta(minutes=10), _guard),
         Job("reembed", "Embed FAQs and catalog items whose text changed since their vectors were made",
             _every(minutes=settings.reembed_every_minutes), timedelta(hours=1), _reembed,
-            off="SALESBOT_REEMBED_EVERY_MINUTES is 0"),
+            off="SALESBOT_REEMBED_EVERY_MINUTES is 0", slow=True),
         Job("faq-gaps", "Group the last 30 days' visitor questions the bot could not answer",
             _every(hours=settings.faq_gaps_every_hours), timedelta(hours=1), _faq_gaps,
-            off="SALESBOT_FAQ_GAPS_EVERY_HOURS is 0"),
+            off="SALESBOT_FAQ_GAPS_EVERY_HOURS is 0", slow=True),
     )  # fmt: skip
     return {job.name: job for job in jobs}
 

@@ -31,11 +31,11 @@ def route_handoffs(
         stop.wait(every)
 
 
-def run_jobs(stop: threading.Event, *, kit: Kit, every: float = LOOK_EVERY) -> None:
-    """Run each scheduled job when its period passed, until `stop`."""
+def run_jobs(stop: threading.Event, *, kit: Kit, every: float = LOOK_EVERY, slow: bool | None = None) -> None:
+    """Run each scheduled job (or only the slow or the quick ones) when its period passed, until `stop`."""
     while not stop.is_set():
         try:
-            running.run_due(kit=kit, now=datetime.now(UTC))
+            running.run_due(kit=kit, now=datetime.now(UTC), slow=slow)
         except Exception:  # the database was away: the jobs' own failures are recorded on their runs
             log.exception("scheduled jobs could not run; trying again in %s s", every)
         stop.wait(every)

@@ -37,12 +37,13 @@ def run(job: Job, *, kit: Kit, now: datetime, scheduled: bool = True) -> JobRun 
     return runs.finish(uow=kit.new_uow(), run=started, outcome=outcome, now=_now(), done=done)
 
 
-def run_due(*, kit: Kit, now: datetime) -> list[JobRun]:
-    """Every job whose period passed since it last started, one after another."""
+def run_due(*, kit: Kit, now: datetime, slow: bool | None = None) -> list[JobRun]:
+    """Every job whose period passed since it last started, one after another; only the slow or the quick ones
+    when `slow` says which."""
     held = runs.leases(uow=kit.new_uow())
     ran = []
     for job in catalogue(kit.settings).values():
-        if _due(job, held.get(job.name), now):
+        if (slow is None or job.slow == slow) and _due(job, held.get(job.name), now):
             done = run(job, kit=kit, now=now)
             ran += [done] if done is not None else []
     return ran

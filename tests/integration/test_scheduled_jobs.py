@@ -214,3 +214,26 @@ def test_reembedding_embeds_only_what_changed_since_its_vectors_were_made(shop):
         keyboard = uow.session.get(ItemVector, ("sku-1", model.name))
     vector = model.encode(["Silent Keyboard (keyboards)"])[0]
     assert float(vector @ from_bytes(keyboard.vector)) == pytest.approx(1.0, abs=1e-4)  # the new title's meaning
+
+
+def test_the_quick_jobs_run_apart_from_the_slow_ones(shop):
+    """The worker runs guardrails, retraining and pruning on one thread and re-embedding and FAQ gaps on another, so a
+    long re-embedding of a new catalog never keeps an experiment's broken arm serving."""
+    quick = running.run_due(kit=kit_of(shop), now=NOW, slow=False)
+    assert {run.job for run in quick} == {"prune-models", "guardrails"}  # retraining is off in these settings
+    slow = running.run_due(kit=kit_of(shop), now=NOW, slow=True)
+    assert {run.job for run in slow} == {"reembed", "faq-gaps"}
+
+
+def test_a_big_catalog_is_embedded_over_several_runs(shop, monkeypatch):
+    from salesbot.conversation import item_vectors
+
+    monkeypatch.setattr(item_vectors, "PAGE", 2)
+    monkeypatch.setattr(item_vectors, "AT_MOST", 3)
+    for n in range(7):
+        items.put(uow=shop.uow(), item_id=f"sku-{n}", title=f"Thing {n}", price="10", currency="EUR")
+    kit = kit_of(shop, embedder=LocalModel())
+    done = [running.run_now(kit=kit, name="reembed").details["items"] for _ in range(4)]
+    assert done == [4, 3, 0, 0]  # whole pages, stopping once at least 3 were embedded; then nothing is left
+    with shop.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(ItemVector)) == 7

@@ -422,7 +422,8 @@
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const written = text.value.trim();
-      if (written || mine.correction) feedback(id, seq, bar, { correction: written || null });
+      if (!written && mine.correction && !mine.rating) feedback(id, seq, bar, null); // nothing left: withdraw it
+      else if (written || mine.correction) feedback(id, seq, bar, { correction: written || null });
     });
     bar.append(form);
     text.focus();
