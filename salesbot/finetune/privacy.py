@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ NAME_PARTS = re.compile(r"[^\W\d_][\w'-]*")
 LEGAL = re.compile(
     r"[\s,]+(?:GmbH(?: & Co\.? KG)?|AG|KG|UG|e\.V\.|Inc\.?|Ltd\.?|Pty Ltd|LLC|LLP|PLC|Corp\.?|Co\.?(?:,? Ltd\.?)?|"
     r"S\.?A\.?S?\.?|SARL|S\.?L\.?|S\.?p\.?A\.?|S\.?r\.?l\.?|Lda\.?|B\.?V\.?|N\.?V\.?|K\.?K\.?|Oy|AB|A/?S|ApS|"
-    r"Sp\. z o\.o\.|s\.r\.o\.)$",
+    r"Sp\. z o\.o\.|s\.r\.o\.|A\.?Ş\.?|Ltd\.? Şti\.?)$",
     re.I,
 )
 LOOKS_LIKE_ADDRESS = re.compile(r"address|street|adresse|anschrift|direcci[oó]n", re.I)
@@ -149,7 +150,7 @@ class Masker:
 
 
 def _values(known: Known) -> list[tuple[str, str]]:
-    """(kind, value) of the conversation's known values, longest first: an e-mail before the name inside it."""
+    """(kind, folded value) of the conversation's known values, longest first: an e-mail before the name inside it."""
     kinds = {
         "EMAIL": known.emails,
         "PHONE": known.phones,
@@ -158,26 +159,51 @@ def _values(known: Known) -> list[tuple[str, str]]:
         "COMPANY": [form for company in known.companies for form in _company_forms(company)],
         "NAME": [form for name in known.names for form in _name_forms(name)],
     }
-    found = {(kind, value) for kind, values in kinds.items() for value in values if len(value) >= 2}
+    found = {(kind, folded) for kind, values in kinds.items() for value in values if len(folded := fold(value)) >= 2}
     return sorted(found, key=lambda pair: (-len(pair[1]), pair))
 
 
 def _found(text: str, values: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
-    """Where each known value stands in `text`, in any letter case, as a whole word (not inside a longer one, nor
-    inside a placeholder already put in)."""
-    lower = text.lower()
-    if len(lower) != len(text):  # a letter whose lower case is longer: search the text as it is
-        lower = text
+    """Where each known value (folded) stands in `text`, in any letter case and with or without its accents, as a
+    whole word (not inside a longer one, nor inside a placeholder already put in)."""
+    folded, at = _folded(text)
     spans = []
     for kind, value in values:
-        wanted = value.lower() if lower is not text else value
-        start = lower.find(wanted)
+        start = folded.find(value)
         while start >= 0:
-            end = start + len(wanted)
-            if _bounded(text, start, end):
-                spans.append((start, end, kind))
-            start = lower.find(wanted, start + 1)
+            first, end = at[start], at[start + len(value) - 1] + 1
+            while end < len(text) and unicodedata.combining(text[end]):
+                end += 1  # the accents written after the value's last letter are the value's
+            if _bounded(text, first, end):
+                spans.append((first, end, kind))
+            start = folded.find(value, start + 1)
     return spans
+
+
+def _folded(text: str) -> tuple[str, Sequence[int]]:
+    """`text` casefolded without its accents ("García" -> garcia, "İpek" -> ipek), and where each of its characters
+    stands in `text` (a letter may fold to none, or to two: "ß" -> ss)."""
+    if text.isascii():
+        return text.lower(), range(len(text))
+    folded: list[str] = []
+    at: list[int] = []
+    for index, char in enumerate(text):
+        letters = _fold_letter(char)
+        folded.append(letters)
+        at += [index] * len(letters)
+    return "".join(folded), at
+
+
+def fold(text: str) -> str:
+    """`text` as `_found` compares it: casefolded, without accents, a Turkish dotless i as i."""
+    return _folded(text)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_letter(char: str) -> str:
+    bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    bare = bare.casefold().replace("\u0131", "i")
+    return "".join(c for c in unicodedata.normalize("NFKD", bare) if not unicodedata.combining(c))
 
 
 def _bounded(text: str, start: int, end: int) -> bool:
@@ -220,7 +246,7 @@ def _digits_at(text: str, digits: str) -> list[tuple[int, int]]:
 
 def _name_forms(name: str) -> list[str]:
     """The name, and each of its words that is not an ordinary word ("Maria Schmidt" -> Maria, Schmidt)."""
-    parts = [p for p in NAME_PARTS.findall(name) if len(p) >= 2 and p.lower() not in extract.COMMON_WORDS]
+    parts = [p for p in NAME_PARTS.findall(name) if len(p) >= 2 and fold(p) not in extract.COMMON_WORDS]
     return [name, *parts]
 
 
@@ -229,7 +255,7 @@ def _company_forms(company: str) -> list[str]:
     bare = LEGAL.sub("", company).strip()
     return (
         [company, bare]
-        if bare != company and len(bare) >= 3 and bare.lower() not in extract.COMMON_WORDS
+        if bare != company and len(bare) >= 3 and fold(bare) not in extract.COMMON_WORDS
         else [company]
     )
 

@@ -18,6 +18,7 @@ from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
 from salesbot.conversation.llm import INSTRUCTIONS
 from salesbot.finetune.export import Plan, Store, export
+from salesbot.finetune.privacy import Known, Masker
 from salesbot.leads import qualification
 
 PEOPLE = [  # name, company, e-mail, phone as typed, address, card
@@ -155,3 +156,19 @@ def test_the_visitors_own_amounts_and_the_instructions_stay(seeded, tmp_path):
     assert first["untrusted_products"][0]["price"] == "[PRICE]"
     assert first["untrusted_faq_passages"][0]["answer"] == "Call us at [PHONE] or visit [ADDRESS]."
     assert "Budget 3000 EUR." in second["untrusted_visitor_message"]  # the visitor's budget is not a price
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "masked"),
+    [
+        ("Javier García", "Thanks Javier Garcia, see you.", "Thanks [NAME], see you."),
+        ("Javier Garcia", "Gracias, Javier García.", "Gracias, [NAME]."),
+        ("İpek Yılmaz", "Hi, ipek yılmaz here. İstanbul office", "Hi, [NAME] here. İstanbul office"),
+        ("İpek Yılmaz", "IPEK called; Yilmaz too.", "[NAME] called; [NAME] too."),
+        ("Jürgen Groß", "Herr Juergen? No: Herr JÜRGEN GROSS.", "Herr Juergen? No: Herr [NAME]."),
+    ],
+)
+def test_names_are_masked_with_or_without_their_accents_in_any_case(name, text, masked):
+    masker = Masker(known=Known(names=(name,), companies=("Çelik Yapı A.Ş.",)))
+    assert masker.text(text) == masked
+    assert masker.text("For ÇELIK YAPI and Celik Yapi A.S. today") == "For [COMPANY] and [COMPANY] today"
