@@ -254,9 +254,7 @@ def _company_forms(company: str) -> list[str]:
     """The company, and its name without the legal form ("Acme GmbH" -> Acme)."""
     bare = LEGAL.sub("", company).strip()
     return (
-        [company, bare]
-        if bare != company and len(bare) >= 3 and fold(bare) not in extract.COMMON_WORDS
-        else [company]
+        [company, bare] if bare != company and len(bare) >= 3 and fold(bare) not in extract.COMMON_WORDS else [company]
     )
 
 
