@@ -108,6 +108,7 @@ class _Writing:
         self.plan, self.store, self.uow, self.scratch, self.files = plan, store, uow, scratch, files
         self.tally = Tally()
         self._schemas: dict[int, Schema] = {}
+        self._staff = sources.staff(uow=uow())
 
     def gather_praise(self) -> None:
         """Bot answers the staff rated up, by the moment they answered: the alternatives a down-rated reply may be
@@ -137,7 +138,8 @@ class _Writing:
         for transcript in transcripts:
             schema = self._schema(transcript.schema_version)
             types = {f.name: f.type for f in schema.fields}
-            masker = Masker(known=Known.of_lead(transcript.fields, types, transcript.codes), region=self.store.region)
+            known = Known.of_lead(transcript.fields, types, transcript.codes, staff=self._staff)
+            masker = Masker(known=known, region=self.store.region)
             yield transcript, dataset.seen(transcript, schema=schema, shop=shop, masker=masker), masker
 
     def _lines(self, seen: Seen, side: str) -> Iterator[tuple[dict[str, Any] | None, str]]:

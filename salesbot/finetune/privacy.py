@@ -6,8 +6,9 @@ What is found by its shape: e-mail addresses, phone numbers (phonenumbers, in th
 code), card-like numbers (13 to 19 digits passing the Luhn check), street addresses (English, German, French and
 Spanish street words next to a house number), codes written after "code", "coupon" or "voucher", and amounts with a
 currency in the store's own words. What is found by its value: the names, companies, e-mails and phones the lead
-captured, and the offer codes the conversation could hold. A visitor's own amounts stay (their budget is what the
-answer's extracted fields must match); the store's prices in its lines, products and FAQ passages do not.
+captured, the reps' names, and the offer codes the conversation could hold. A visitor's own amounts stay (their
+budget is what the answer's extracted fields must match); the store's prices in its lines, products and FAQ passages
+do not.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ PLACEHOLDER = re.compile(r"\[(?:" + "|".join(KINDS) + r")\]")
 
 @dataclass(frozen=True)
 class Known:
-    """What one conversation's masking knows by value: its lead's fields and the offer codes it could hold."""
+    """What one conversation's masking knows by value: its lead's fields, the reps' names and the offer codes it
+    could hold."""
 
     names: tuple[str, ...] = ()
     companies: tuple[str, ...] = ()
@@ -87,8 +89,11 @@ class Known:
     codes: tuple[str, ...] = ()
 
     @classmethod
-    def of_lead(cls, fields: dict[str, Any], types: dict[str, str], codes: Iterable[str] = ()) -> Known:
-        """From a lead's fields (`types`: each field's type in the qualification schema)."""
+    def of_lead(
+        cls, fields: dict[str, Any], types: dict[str, str], codes: Iterable[str] = (), staff: Iterable[str] = ()
+    ) -> Known:
+        """From a lead's fields (`types`: each field's type in the qualification schema), with the reps' names
+        (`staff`: a rep's correction may sign with theirs)."""
         found: dict[str, list[str]] = {"name": [], "company": [], "email": [], "phone": [], "address": []}
         for name, value in fields.items():
             kind = types.get(name)
@@ -96,6 +101,7 @@ class Known:
                 kind = "address"
             if kind in found and isinstance(value, str) and value.strip():
                 found[kind].append(value.strip())
+        found["name"] += [name.strip() for name in staff if name and name.strip()]
         return cls(
             names=tuple(found["name"]), companies=tuple(found["company"]), emails=tuple(found["email"]),
             phones=tuple(found["phone"]), addresses=tuple(found["address"]), codes=tuple(c for c in codes if c),

@@ -25,6 +25,7 @@ from models import (
     MessageFeedback,
     Offer,
     OfferCode,
+    Rep,
 )
 from salesbot.analytics import outcomes
 from salesbot.database import UnitOfWork
@@ -138,6 +139,12 @@ def faqs(*, uow: UnitOfWork, ids: set[str]) -> dict[str, tuple[str, str]]:
     with uow:
         rows = uow.session.execute(select(Faq.id, Faq.question, Faq.answer).where(Faq.id.in_(sorted(ids))))
         return {faq_id: (question, answer) for faq_id, question, answer in rows}
+
+
+def staff(*, uow: UnitOfWork) -> tuple[str, ...]:
+    """Every rep's name: a rep's correction, or a bot line quoting one, may carry it."""
+    with uow:
+        return tuple(uow.session.scalars(select(Rep.name).order_by(Rep.name)))
 
 
 def _chosen(filters: Filters) -> Select:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models import Conversation, Faq, Lead, Message, MessageFeedback, Offer, OfferCode
+from models import Conversation, Faq, Lead, Message, MessageFeedback, Offer, OfferCode, Rep
 from salesbot.bootstrap import bootstrap
 from salesbot.config import Settings
 from salesbot.conversation.llm import INSTRUCTIONS
@@ -36,6 +36,7 @@ PEOPLE = [  # name, company, e-mail, phone as typed, address, card
      "Calle Mayor 10, 28013 Madrid", "3530 1113 3330 0000"),
 ]  # fmt: skip
 SHARED_CODE, PRICE = "SPRING25", "1,299.00 EUR"
+REP = "Sarah Miller"  # the rep who corrected the bot: her name is in her correction
 STORE = Store(categories=("laptops", "tablets"), currency="EUR", region="DE")
 
 
@@ -74,8 +75,9 @@ def seed(session, n: int, person: tuple[str, ...], schema_version: int, at: date
         brain = "llm" if author == "bot" else None
         session.add(Message(conversation_id=cid, seq=seq, author=author, text=text, details=details, brain=brain,
                             created_at=at + timedelta(seconds=seq)))  # fmt: skip
+    correction = f"Hello {first}, {REP} here: we'll confirm to {mail} and call {phone}."
     session.add(MessageFeedback(conversation_id=cid, seq=3, given_by="key", role="rep", rating=-1,
-                                correction=f"Hello {first}, we'll confirm to {mail} and call {phone}."))  # fmt: skip
+                                correction=correction))  # fmt: skip
 
 
 @pytest.fixture
@@ -83,6 +85,7 @@ def seeded(database_url, tmp_path):
     services = bootstrap(Settings(database_url=database_url, embeddings="off"))
     version = qualification.current(uow=services.uow()).version
     with services.uow() as uow:
+        uow.session.add(Rep(id="rep_seed", name=REP, email="sarah@store.example"))
         uow.session.add(Offer(id="off_seed", name="Welcome", kind="percent", value=10, code=SHARED_CODE))
         uow.session.add(Faq(id="faq_seed", question="Can I call you?",
                             answer="Call us at +49 30 5550100 or visit Friedrichstraße 44, 10117 Berlin."))  # fmt: skip
@@ -108,6 +111,7 @@ def seeded_values() -> dict[str, set[str]]:
     values["OFFER_CODE"] = {SHARED_CODE, *(unique_code(n) for n in range(12))}
     values["PRICE"] = {PRICE, "1299.00", "1,299"}
     values["PHONE"] |= {"+49 30 5550100", "5550100"}
+    values["NAME"] |= {REP, *REP.split()}
     values["ADDRESS"] |= {"Friedrichstraße 44"}
     return values
 
