@@ -50,7 +50,7 @@ class BotTurn:
     seq: int  # the bot line's
     user: dict[str, Any]  # the document the brain was sent
     answer: dict[str, Any]  # the answer, in the brain's schema
-    weight: int  # 0: the guard corrected it, or the staff rated it down
+    weight: int  # 0: the guard or a rep corrected it, or the staff rated it down
     key: str  # the visitor's message and the field asked before it: where a well-rated alternative must fit
     rating: int  # the staff's ratings summed
     correction: str | None  # the reply a rep said the bot should have given, masked
@@ -220,7 +220,8 @@ def _answer(line: Line, learnt: dict[str, Any], masker: Masker, types: dict[str,
 
 
 def _weight(line: Line, verdict: Verdict) -> int:
-    return 0 if line.details.get("corrections") or verdict.rating < 0 else 1
+    """0 for a reply the guard or a rep corrected (rated or not, whatever others rated it), or the staff rated down."""
+    return 0 if line.details.get("corrections") or verdict.correction or verdict.rating < 0 else 1
 
 
 def _asked_before(lines: tuple[Line, ...], index: int) -> str | None:

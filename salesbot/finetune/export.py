@@ -111,8 +111,8 @@ class _Writing:
         self._staff = sources.staff(uow=uow())
 
     def gather_praise(self) -> None:
-        """Bot answers the staff rated up, by the moment they answered: the alternatives a down-rated reply may be
-        paired with."""
+        """Bot answers the staff rated up and nobody corrected (weighted 1), by the moment they answered: the
+        alternatives a down-rated reply may be paired with."""
         for batch in sources.batches(uow=self.uow, filters=self.plan.filters, rated_up=True):
             rows = []
             for transcript, seen, _ in self._seen(batch.transcripts):

@@ -244,3 +244,32 @@ def test_the_command_prints_what_it_wrote(shop, chat, tmp_path):
     assert refused.exit_code == 1
     assert "needs at least 10" in refused.output
     assert not (tmp_path / "none" / "train.jsonl").exists()
+
+
+def test_a_reply_a_rep_corrected_weighs_nothing_and_is_never_an_alternative(shop, chat, tmp_path):
+    quiet = [talk(chat, WORDS[n], visitor=f"v-{n}") for n in range(10)]
+    disputed = talk(chat, "same words", visitor="v-disputed")
+    panned = talk(chat, "same words!", visitor="v-panned", hello="Hello from", more="laptops")
+    with shop.uow() as uow:
+        replies = select(Message.seq).where(Message.author == "bot").order_by(Message.seq)
+        second = {cid: list(uow.session.scalars(replies.where(Message.conversation_id == cid)))[1]
+                  for cid in [*quiet, disputed, panned]}  # fmt: skip
+        feedback = [MessageFeedback(conversation_id=cid, seq=second[cid], given_by="rep-key", role="rep",
+                                    rating=None, correction=f"Welcome, visitor {n}! Which budget fits you?")
+                    for n, cid in enumerate(quiet)]  # fmt: skip  # a correction given without a rating
+        feedback += [  # two marketers liked the reply, the rep corrected it
+            MessageFeedback(conversation_id=disputed, seq=second[disputed], given_by="m-1", role="marketer", rating=1),
+            MessageFeedback(conversation_id=disputed, seq=second[disputed], given_by="m-2", role="marketer", rating=1),
+            MessageFeedback(conversation_id=disputed, seq=second[disputed], given_by="rep-key", role="rep", rating=-1,
+                            correction="Welcome! Which budget fits you?"),
+            MessageFeedback(conversation_id=panned, seq=second[panned], given_by="rep-key", role="rep", rating=-1),
+        ]  # fmt: skip
+        uow.session.add_all(feedback)
+        uow.commit()
+    run(shop, tmp_path / "sft", validation_share=0.0)
+    weights = {next(iter(tags(line))): [m["weight"] for m in line["messages"] if m["role"] == "assistant"]
+               for line in read(tmp_path / "sft")}  # fmt: skip
+    assert weights == {tag: [0, 1] for tag in [*WORDS[:10], "same words", "same words!"]}
+    document = run(shop, tmp_path / "pairs", kind="preference", validation_share=0.0)
+    assert document["turns"] == {"paired with a correction": 11}  # the corrected reply is not the panned one's better
+    assert document["conversations"]["dropped"]["rated down, without a correction or a well-rated alternative"] == 1
