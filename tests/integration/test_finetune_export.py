@@ -81,6 +81,13 @@ def tags(line):
     return {words.split(" from ", 1)[1] for words in said if " from " in words}
 
 
+def second_replies(shop, ids):
+    """Each conversation's second bot line's seq: the reply to the visitor's first words."""
+    replies = select(Message.seq).where(Message.author == "bot").order_by(Message.seq)
+    with shop.uow() as uow:
+        return {cid: list(uow.session.scalars(replies.where(Message.conversation_id == cid)))[1] for cid in ids}
+
+
 def run(shop, folder, **plan):
     return export(uow=shop.uow, plan=Plan(**plan), store=STORE, out=folder)
 
@@ -207,16 +214,14 @@ def test_preference_pairs_a_reply_with_the_correction_or_a_well_rated_alternativ
     ids = [talk(chat, WORDS[n], visitor=f"v-{n}") for n in range(12)]
     praised = talk(chat, "same words", visitor="v-praised")
     panned = talk(chat, "same words!", visitor="v-panned", hello="Hello from", more="laptops")
+    second = second_replies(shop, [*ids, praised, panned])
     with shop.uow() as uow:
-        replies = select(Message.seq).where(Message.author == "bot").order_by(Message.seq)
-        bot = {cid: list(uow.session.scalars(replies.where(Message.conversation_id == cid)))
-               for cid in [*ids, praised, panned]}  # fmt: skip
-        feedback = [MessageFeedback(conversation_id=cid, seq=bot[cid][1], given_by="key", role="rep", rating=-1,
+        feedback = [MessageFeedback(conversation_id=cid, seq=second[cid], given_by="key", role="rep", rating=-1,
                                     correction=f"Happy to help, visitor {n}! Which budget fits you?")
                     for n, cid in enumerate(ids)]  # fmt: skip
         feedback += [
-            MessageFeedback(conversation_id=praised, seq=bot[praised][1], given_by="key", role="rep", rating=1),
-            MessageFeedback(conversation_id=panned, seq=bot[panned][1], given_by="key", role="rep", rating=-1),
+            MessageFeedback(conversation_id=praised, seq=second[praised], given_by="key", role="rep", rating=1),
+            MessageFeedback(conversation_id=panned, seq=second[panned], given_by="key", role="rep", rating=-1),
         ]
         uow.session.add_all(feedback)
         uow.commit()
@@ -250,10 +255,8 @@ def test_a_reply_a_rep_corrected_weighs_nothing_and_is_never_an_alternative(shop
     quiet = [talk(chat, WORDS[n], visitor=f"v-{n}") for n in range(10)]
     disputed = talk(chat, "same words", visitor="v-disputed")
     panned = talk(chat, "same words!", visitor="v-panned", hello="Hello from", more="laptops")
+    second = second_replies(shop, [*quiet, disputed, panned])
     with shop.uow() as uow:
-        replies = select(Message.seq).where(Message.author == "bot").order_by(Message.seq)
-        second = {cid: list(uow.session.scalars(replies.where(Message.conversation_id == cid)))[1]
-                  for cid in [*quiet, disputed, panned]}  # fmt: skip
         feedback = [MessageFeedback(conversation_id=cid, seq=second[cid], given_by="rep-key", role="rep",
                                     rating=None, correction=f"Welcome, visitor {n}! Which budget fits you?")
                     for n, cid in enumerate(quiet)]  # fmt: skip  # a correction given without a rating
