@@ -4,11 +4,11 @@ codes and prices replaced with typed placeholders ([EMAIL], [PHONE], [NAME], [CO
 
 What is found by its shape: e-mail addresses, phone numbers (phonenumbers, in the store's region or with a country
 code), card-like numbers (13 to 19 digits passing the Luhn check), street addresses (English, German, French and
-Spanish street words next to a house number), codes written after "code", "coupon" or "voucher", and amounts with a
-currency in the store's own words. What is found by its value: the names, companies, e-mails and phones the lead
-captured, the reps' names, and the offer codes the conversation could hold. A visitor's own amounts stay (their
-budget is what the answer's extracted fields must match); the store's prices in its lines, products and FAQ passages
-do not.
+Spanish street words next to a house number), codes (in capitals or with a digit) written after "code", "coupon" or
+"voucher", and amounts with a currency in the store's own words. What is found by its value: the names, companies,
+e-mails and phones the lead captured, the reps' names, and the offer codes the conversation could hold (a short
+code of letters only, like WELCOME, only as written). A visitor's own amounts stay (their budget is what the
+answer's extracted fields must match); the store's prices in its lines, products and FAQ passages do not.
 """
 
 from __future__ import annotations
@@ -58,10 +58,9 @@ ADDRESS = re.compile(
         )
     )
 )
-CODE_AFTER = re.compile(
-    r"\b(?:code|coupon|voucher|promo|gutschein|gutscheincode|rabattcode|c[oó]digo|cup[oó]n)\b\s*:?\s*"
-    r"(?P<code>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,}|[A-Z][A-Z0-9-]{3,})\b",
-    re.I,
+CODE_AFTER = re.compile(  # the word before in any case; the code in capitals or with a digit ("code available" stays)
+    r"\b(?i:code|coupon|voucher|promo|gutschein|gutscheincode|rabattcode|c[oó]digo|cup[oó]n)\b\s*:?\s*"
+    r"(?P<code>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,}|[A-Z][A-Z0-9-]{3,})\b"
 )
 NAME_PARTS = re.compile(r"[^\W\d_][\w'-]*")
 LEGAL = re.compile(
@@ -122,6 +121,7 @@ class Masker:
             digits for phone in self.known.phones if len(digits := _national(phone, self.region)) >= 6
         ]
         self._seen: dict[tuple[str, bool], str] = {}
+        self._word_codes = [code for code in self.known.codes if _may_be_a_word(code)]
 
     def text(self, text: str, *, prices: bool = True) -> str:
         """`text` masked; with `prices` False a visitor's amounts stay (their budget is theirs, not a price)."""
@@ -144,6 +144,7 @@ class Masker:
         masked, shapes = _shapes(text, self.region, prices)
         counted = Counter(shapes)  # the cached counts stay as they were
         spans = _found(masked, self._values)
+        spans += [(start, end, "OFFER_CODE") for code in self._word_codes for start, end in _as_written(masked, code)]
         if self._phone_digits and len(DIGIT.findall(masked)) >= 6:
             spans += [
                 (start, end, "PHONE") for digits in self._phone_digits for start, end in _digits_at(masked, digits)
@@ -160,7 +161,7 @@ def _values(known: Known) -> list[tuple[str, str]]:
     kinds = {
         "EMAIL": known.emails,
         "PHONE": known.phones,
-        "OFFER_CODE": known.codes,
+        "OFFER_CODE": [code for code in known.codes if not _may_be_a_word(code)],  # SPRING25, BLACKFRIDAY
         "ADDRESS": known.addresses,
         "COMPANY": [form for company in known.companies for form in _company_forms(company)],
         "NAME": [form for name in known.names for form in _name_forms(name)],
@@ -210,6 +211,23 @@ def _fold_letter(char: str) -> str:
     bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
     bare = bare.casefold().replace("\u0131", "i")
     return "".join(c for c in unicodedata.normalize("NFKD", bare) if not unicodedata.combining(c))
+
+
+def _may_be_a_word(code: str) -> bool:
+    """A code of letters only that is short or an ordinary word (WELCOME, SALE, DISCOUNT): it is found only as
+    written, since "welcome" or "sale" in a line is a word. Longer letter codes (BLACKFRIDAY) are rarely words and are
+    found in any case, as those with a digit or a hyphen are."""
+    return code.isalpha() and (len(code) < 8 or code.lower() in extract.COMMON_WORDS)
+
+
+def _as_written(text: str, value: str) -> list[tuple[int, int]]:
+    """Where `value` stands in `text` as a whole word in exactly its letter case."""
+    found, start = [], text.find(value)
+    while start >= 0:
+        if _bounded(text, start, start + len(value)):
+            found.append((start, start + len(value)))
+        start = text.find(value, start + 1)
+    return found
 
 
 def _bounded(text: str, start: int, end: int) -> bool:

@@ -176,3 +176,16 @@ def test_names_are_masked_with_or_without_their_accents_in_any_case(name, text, 
     masker = Masker(known=Known(names=(name,), companies=("Çelik Yapı A.Ş.",)))  # noqa: RUF001
     assert masker.text(text) == masked
     assert masker.text("For ÇELIK YAPI and Celik Yapi A.S. today") == "For [COMPANY] and [COMPANY] today"
+
+
+def test_ordinary_words_are_not_taken_for_offer_codes():
+    masker = Masker(known=Known(codes=("WELCOME", "SALE", "SPRING25", "BLACKFRIDAY")))
+    assert masker.text("Is there a discount code available? Welcome to the sale!") == (
+        "Is there a discount code available? Welcome to the sale!"
+    )
+    assert masker.text("Use promo code SAVEBIG or Code: summer10 at checkout.") == (
+        "Use promo code [OFFER_CODE] or Code: [OFFER_CODE] at checkout."
+    )
+    assert masker.text("WELCOME and SALE are codes; so are spring25 and blackfriday.") == (
+        "[OFFER_CODE] and [OFFER_CODE] are codes; so are [OFFER_CODE] and [OFFER_CODE]."
+    )
