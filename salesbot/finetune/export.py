@@ -78,7 +78,7 @@ def export(
         scratch = Scratch(Path(tempfile.mkstemp(dir=out, prefix=".scratch-", suffix=".sqlite")[1]))
         stack.callback(scratch.close)
         files = {side: stack.enter_context(_Pending(out / name)) for side, name in FILES.items()}
-        for pairs in sources.links(uow=uow(), filters=plan.filters):
+        for pairs in sources.links(uow=uow()):
             scratch.link(pairs)
         scratch.settle()
         writing = _Writing(plan=plan, store=store, uow=uow, scratch=scratch, files=files)

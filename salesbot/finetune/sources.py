@@ -100,12 +100,13 @@ def count(*, uow: UnitOfWork, filters: Filters) -> int:
         return int(uow.session.scalar(_chosen(filters).with_only_columns(func.count())) or 0)
 
 
-def links(*, uow: UnitOfWork, filters: Filters, size: int = 5000) -> Iterator[list[tuple[str, str]]]:
-    """(visitor id, customer id) pairs of the chosen conversations that carry both, a batch at a time."""
-    query = _chosen(filters).with_only_columns(Conversation.visitor_id, Conversation.customer_id).distinct()
+def links(*, uow: UnitOfWork, size: int = 5000) -> Iterator[list[tuple[str, str]]]:
+    """(visitor id, customer id) pairs of every conversation that carries both, chosen or not (a sign-in in a
+    conversation the filters leave out still makes its visitor and customer one person), a batch at a time."""
+    query = select(Conversation.visitor_id, Conversation.customer_id).distinct()
     query = query.where(Conversation.visitor_id.is_not(None), Conversation.customer_id.is_not(None))
     with uow:
-        result = uow.session.execute(query.order_by(None)).yield_per(size)
+        result = uow.session.execute(query).yield_per(size)
         for part in result.partitions():
             yield [(visitor, customer) for visitor, customer in part]
 

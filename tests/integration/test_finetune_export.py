@@ -18,6 +18,7 @@ from salesbot.config import Settings
 from salesbot.conversation import lines
 from salesbot.conversation.llm import PROMPTS
 from salesbot.errors import InvalidInput
+from salesbot.finetune import split
 from salesbot.finetune.export import Plan, Store, export
 from salesbot.finetune.sources import Filters
 from salesbot.offers import experiments
@@ -166,6 +167,25 @@ def test_no_person_is_in_both_files_and_the_split_is_the_same_every_time(shop, c
     assert [f["sha256"] for f in first["files"].values()] == [f["sha256"] for f in again["files"].values()]
     other = run(shop, tmp_path / "c", validation_share=0.5, seed=8)
     assert [f["sha256"] for f in other["files"].values()] != [f["sha256"] for f in first["files"].values()]
+
+
+def test_a_sign_in_in_a_conversation_the_filters_leave_out_still_joins_the_person(shop, chat, tmp_path):
+    ids = [talk(chat, WORDS[n], visitor=f"v-{n}") for n in range(24)]
+    ids.append(talk(chat, "phone", visitor="v-phone"))
+    left_out = talk(chat, "signin", visitor="v-phone", customer="c-ana", more="laptops")  # rated 1: filtered out
+    ids.append(talk(chat, "laptop", visitor="v-laptop", customer="c-ana", more="monitors"))
+    with shop.uow() as uow:
+        for cid in [*ids, left_out]:
+            uow.session.get(Conversation, cid).csat = 1 if cid == left_out else 5
+        uow.commit()
+    # a seed that would put the phone (a visitor) and the laptop (the customer) apart if nothing linked them
+    seed = next(s for s in range(100) if split.side("v:v-phone", seed=s, share=0.5)
+                != split.side("c:c-ana", seed=s, share=0.5))  # fmt: skip
+    run(shop, tmp_path, validation_share=0.5, seed=seed, filters=Filters(min_csat=4))
+    sides = {tag: side for side in ("train", "validation") for line in read(tmp_path, f"{side}.jsonl")
+             for tag in tags(line)}  # fmt: skip
+    assert "signin" not in sides
+    assert sides["phone"] == sides["laptop"]
 
 
 def test_the_same_conversation_twice_is_written_once(shop, chat, tmp_path):
