@@ -97,7 +97,7 @@ class Batch:
 def count(*, uow: UnitOfWork, filters: Filters) -> int:
     """How many conversations pass the filters that SQL applies (the purchase credit is applied while reading)."""
     with uow:
-        return int(uow.session.scalar(_chosen(filters).with_only_columns(func.count())) or 0)
+        return int(uow.session.scalar(select(func.count()).select_from(_chosen(filters).subquery())) or 0)
 
 
 def links(*, uow: UnitOfWork, size: int = 5000) -> Iterator[list[tuple[str, str]]]:

@@ -265,6 +265,7 @@ def test_the_command_prints_what_it_wrote(shop, chat, tmp_path):
     assert result.exit_code == 0, result.output
     assert "train.jsonl" in result.output
     assert "10 conversations read, 10 kept" in result.output
+    assert "10.0/10.0" in result.output  # the progress bar counts to every conversation, no filter given
     refused = runner.invoke(main, ["export", "finetune", "--out", str(tmp_path / "none"), "--since", "2100-01-01"])
     assert refused.exit_code == 1
     assert "needs at least 10" in refused.output
