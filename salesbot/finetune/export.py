@@ -75,7 +75,7 @@ def export(
     plan.check()
     out.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        scratch = Scratch(Path(tempfile.mkstemp(dir=out, prefix=".scratch-", suffix=".sqlite")[1]))
+        scratch = Scratch(_scratch_path())
         stack.callback(scratch.close)
         files = {side: stack.enter_context(_Pending(out / name)) for side, name in FILES.items()}
         for pairs in sources.links(uow=uow()):
@@ -241,6 +241,14 @@ class _Pending:
         self._file.close()
         os.replace(self._temporary, self.path)
         return self.path
+
+
+def _scratch_path() -> Path:
+    """A new file in the system's temporary folder, not in `--out`: it holds raw visitor and customer ids, and an
+    export killed before its end must not leave them beside the files that will be shared."""
+    handle, name = tempfile.mkstemp(prefix="salesbot-finetune-", suffix=".sqlite")
+    os.close(handle)  # SQLite opens the file itself
+    return Path(name)
 
 
 def _write_whole(path: Path, text: str) -> None:

@@ -1,6 +1,7 @@
-"""An export's scratch file on disk (SQLite, deleted at the end), for what grows with the number of conversations
-and must not sit in memory: which visitors and customers are one person, the digests of the lines already written
-(duplicates are dropped), and well-rated answers a down-rated reply can be paired with."""
+"""An export's scratch file on disk (SQLite, in the system's temporary folder, deleted at the end), for what grows
+with the number of conversations and must not sit in memory: which visitors and customers are one person, the
+digests of the lines already written (duplicates are dropped), and well-rated answers a down-rated reply can be
+paired with."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ weighted, split by person, deduplicated, and written whole or not at all."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -186,6 +187,23 @@ def test_a_sign_in_in_a_conversation_the_filters_leave_out_still_joins_the_perso
              for tag in tags(line)}  # fmt: skip
     assert "signin" not in sides
     assert sides["phone"] == sides["laptop"]
+
+
+def test_the_scratch_file_with_raw_ids_never_sits_in_the_output_folder(shop, chat, tmp_path):
+    for n in range(10):
+        talk(chat, WORDS[n], visitor=f"visitor-raw-id-{n}", customer=f"customer-raw-id-{n}")
+    during = []
+
+    def look(read):  # as the export runs: what a kill at this moment would leave in --out
+        during.extend(path.read_bytes() for path in (tmp_path / "out").iterdir())
+
+    fds = len(os.listdir("/proc/self/fd"))
+    export(uow=shop.uow, plan=Plan(validation_share=0.0), store=STORE, out=tmp_path / "out", on_progress=look)
+    assert during
+    assert not any(b"raw-id" in content for content in during)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "train.jsonl",
+                                                                    "validation.jsonl"]  # fmt: skip
+    assert len(os.listdir("/proc/self/fd")) == fds  # no file left open
 
 
 def test_the_same_conversation_twice_is_written_once(shop, chat, tmp_path):
