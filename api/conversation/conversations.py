@@ -11,6 +11,7 @@ from api.feedback import summary_field, with_feedback
 from api.inbox import last_seen, stream
 from api.wiring import salesbot
 from salesbot.access.roles import Role
+from salesbot.inbox import streams
 
 blp = Blueprint("conversations", __name__, url_prefix="/v1/conversations", description="Chats that qualify leads")
 
@@ -119,7 +120,11 @@ class StreamLineOut(Schema):
 
 
 class AfterIn(Schema):
-    after = fields.Int(load_default=0, validate=validate.Range(min=0), metadata={"description": "The last seq seen"})
+    after = fields.Int(
+        load_default=0,
+        validate=validate.Range(min=0, max=streams.LARGEST_ID),  # beyond a 64-bit integer no database can compare it
+        metadata={"description": "The last seq seen"},
+    )
 
 
 class StartOut(TurnOut):
