@@ -22,6 +22,13 @@ from salesbot.recommender.dataset import read_store
     type=click.Choice(blend.KINDS),
     help="blend: EASE on recent history + LightFM + trend; lightfm or ease alone (README: model kinds).",
 )
+@click.option(
+    "--ease-max-items",
+    default=blend.Params().ease_max_items,
+    show_default=True,
+    type=click.IntRange(100, 100_000),
+    help="EASE covers only this many of the most active items (its fit needs about 4 x this squared bytes).",
+)
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1, 500))
 @click.option("--components", default=64, show_default=True, type=click.IntRange(2, 512))
 @click.option("--loss", default="warp", show_default=True, type=click.Choice(["warp", "bpr", "warp-kos", "logistic"]))
@@ -45,6 +52,7 @@ from salesbot.recommender.dataset import read_store
 def train_command(
     ctx: click.Context,
     kind,
+    ease_max_items,
     epochs,
     components,
     loss,
@@ -63,7 +71,7 @@ def train_command(
     when = cutoff.replace(tzinfo=UTC) if cutoff else None
     plan = pipeline.Plan(
         params=params,
-        blend=blend.Params(kind=kind),
+        blend=blend.Params(kind=kind, ease_max_items=ease_max_items),
         half_life_days=half_life_days,
         cutoff=when,
         new_items_only=not all_items,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from models import Event, ModelVersion
 from salesbot.config import Settings
 from salesbot.database import UnitOfWork
-from salesbot.recommender import pipeline
+from salesbot.recommender import pipeline, versions
 
 log = logging.getLogger("salesbot.recommender")
 BUSY = ("queued", "training")
@@ -44,11 +44,14 @@ def due(*, uow: UnitOfWork, settings: Settings, now: datetime) -> str | None:
 
 
 def retrain_if_due(*, uow: Callable[[], UnitOfWork], settings: Settings, now: datetime) -> ModelVersion | None:
-    """Queue a run when one is due; the worker's training loop runs it and activates it only if better."""
+    """Queue a run when one is due, with the active version's plan (the kind and settings a store trained or tuned
+    it with; the defaults without one); the worker's training loop runs it and activates it only if not worse."""
     reason = due(uow=uow(), settings=settings, now=now)
     if reason is None:
         return None
-    version = pipeline.start(uow=uow, plan=pipeline.Plan(), queued=True, activation=IF_BETTER, reason=reason)
+    active = versions.active_id(uow=uow())
+    plan = pipeline.plan_of(versions.get(uow=uow(), version_id=active)) if active else pipeline.Plan()
+    version = pipeline.start(uow=uow, plan=plan, queued=True, activation=IF_BETTER, reason=reason)
     log.info("retraining queued as %s: %s", version.id, reason)
     return version
 

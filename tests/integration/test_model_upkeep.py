@@ -14,7 +14,7 @@ from models import ModelVersion
 from salesbot.bootstrap import bootstrap
 from salesbot.catalog import events
 from salesbot.config import Settings
-from salesbot.recommender import pipeline, schedule, versions
+from salesbot.recommender import blend, pipeline, schedule, versions
 from tests.integration.test_recommender import SMALL, stock
 
 NOW = datetime(2025, 6, 10, tzinfo=UTC)
@@ -129,3 +129,15 @@ def test_old_artifacts_are_pruned_but_the_active_and_the_newest_stay(shop, tmp_p
     }
     with pytest.raises(Exception, match="only a ready model can serve"):
         versions.activate(uow=shop.uow(), version_id=made[1].id)
+
+
+def test_a_scheduled_retraining_keeps_the_kind_and_settings_the_store_chose(shop):
+    chosen = replace(SMALL, blend=blend.Params(kind="ease", ease_l2=500.0, ease_max_items=15))
+    tuned = pipeline.train(uow=shop.uow, plan=chosen, weights=shop.settings.event_weights,
+                           artifacts=shop.settings.artifacts)  # fmt: skip
+    versions.activate(uow=shop.uow(), version_id=tuned.id)
+    a_new_week(shop, 60)
+    queued = schedule.retrain_if_due(uow=shop.uow, settings=shop.settings, now=NOW)
+    plan = pipeline.plan_of(queued)
+    assert (plan.blend.kind, plan.blend.ease_l2, plan.blend.ease_max_items) == ("ease", 500.0, 15)
+    assert plan.params.components == SMALL.params.components
