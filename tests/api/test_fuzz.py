@@ -45,8 +45,10 @@ FAQ = {"question": "Do you ship abroad?", "answer": "Yes, to the whole EU.", "ta
 
 
 def the_document() -> dict[str, Any]:
-    """/openapi.json as the app serves it; serving the document needs no tables, so an in-memory database does."""
-    services = bootstrap(Settings(database_url="sqlite://"))
+    """/openapi.json as the app serves it; serving the document needs no tables, so an in-memory database does.
+    Built while pytest collects, so nothing may start loading in the background: the embedding model's import on a
+    thread while pytest compiles test modules trips a CPython 3.11 compiler bug (AST recursion depth mismatch)."""
+    services = bootstrap(Settings(database_url="sqlite://", embeddings="off"))
     try:
         return create_app(services=services).test_client().get("/openapi.json").json
     finally:
