@@ -1,5 +1,5 @@
-"""The LLM adapter, the one home of the `openai` SDK: the brain and the embeddings endpoint (`brain`), and
-fine-tuning jobs (`tuning`). Everything else is handed what these build."""
+"""The LLM adapter: the brain and the embeddings endpoint (`brain`), and fine-tuning jobs (`tuning`), both through
+`sdk`, the one module that imports the `openai` SDK. Everything else is handed what these build."""
 
 from salesbot.conversation.llm.brain import (
     ANSWER_SCHEMA,
@@ -8,9 +8,9 @@ from salesbot.conversation.llm.brain import (
     BrainFailed,
     LLMBrain,
     ServerEmbeddings,
-    client,
     prompt,
 )
+from salesbot.conversation.llm.sdk import client
 
 __all__ = [
     "ANSWER_SCHEMA",

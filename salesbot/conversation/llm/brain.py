@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import openai
 
 from salesbot import metrics
 from salesbot.config import Settings
 from salesbot.conversation.brains import INTENTS, Context, Decision, Product
 from salesbot.conversation.embeddings import EmbeddingsUnavailable, unit_rows
+from salesbot.conversation.llm.sdk import Client, SDKError, client
 
 INSTRUCTIONS = """You are the sales assistant of an online store, talking with a visitor in a chat window.
 Your job: find out what the visitor needs, their budget, timeline and role, answer their questions from the
@@ -68,20 +68,10 @@ HISTORY_TURNS = 6
 TEXT_LIMIT = 400
 
 
-def client(settings: Settings) -> openai.OpenAI:
-    """The one openai client construction: chat for the brain, embeddings for retrieval."""
-    return openai.OpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key or "none",  # local servers (Ollama, llama.cpp) take any key
-        timeout=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-    )
-
-
 class ServerEmbeddings:
     """The embeddings endpoint of the configured OpenAI-compatible server, as an `Embedder`."""
 
-    def __init__(self, client: openai.OpenAI, *, model: str) -> None:
+    def __init__(self, client: Client, *, model: str) -> None:
         self._client, self.name = client, model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -90,7 +80,7 @@ class ServerEmbeddings:
             try:
                 with metrics.llm_call("embeddings"):
                     answer = self._client.embeddings.create(model=self.name, input=list(texts[start : start + 256]))
-            except openai.OpenAIError as exc:
+            except SDKError as exc:
                 raise EmbeddingsUnavailable(f"{type(exc).__name__}: {exc}") from exc
             vectors += [row.embedding for row in sorted(answer.data, key=lambda row: row.index)]
         if len(vectors) != len(texts):
@@ -114,7 +104,7 @@ class BrainFailed(Exception):
 class LLMBrain:
     name = "llm"
 
-    def __init__(self, client: openai.OpenAI, *, model: str) -> None:
+    def __init__(self, client: Client, *, model: str) -> None:
         self._client, self._model = client, model
 
     @classmethod
@@ -134,7 +124,7 @@ class LLMBrain:
                     temperature=0.3,
                     max_tokens=500,
                 )
-        except openai.OpenAIError as exc:  # timeouts, connection errors, 4xx/5xx after the SDK's retries
+        except SDKError as exc:  # timeouts, connection errors, 4xx/5xx after the SDK's retries
             raise BrainFailed(f"{type(exc).__name__}: {exc}") from exc
         return _decision(answer)
 
@@ -152,7 +142,7 @@ class LLMBrain:
                     max_tokens=200,
                 )  # fmt: skip
             lines = json.loads(answer.choices[0].message.content or "")["lines"]
-        except (openai.OpenAIError, json.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+        except (SDKError, json.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
             raise BrainFailed(f"no summary: {type(exc).__name__}: {exc}") from exc
         if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines) or not lines:
             raise BrainFailed("the summary is not a list of lines")

@@ -1,25 +1,20 @@
 """Fine-tuning jobs on the configured OpenAI-compatible server, through the openai SDK: files uploaded for
 fine-tuning, a job started (supervised or DPO) and followed (status, events, the model it made).
 
-Errors: the SDK's are translated at this boundary. A job or file the server does not know is `NotFound`; a file or
-job the server refuses is `InvalidInput` with its reason; a refused key, a timeout or a server that cannot be reached
-is `Unavailable`.
+Errors: the SDK's are translated at this boundary (`sdk.translated`): a job or file the server does not know is
+`NotFound`; one it refuses is `InvalidInput` with its reason; a refused key, a timeout or an unreachable server is
+`Unavailable`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from salesbot.config import Settings
-from salesbot.conversation.llm.brain import client
-from salesbot.errors import InvalidInput, NotFound, Unavailable
+from salesbot.conversation.llm.sdk import Client, client, translated
 
 METHODS = ("supervised", "dpo")
 
@@ -49,7 +44,7 @@ class JobEvent:
 class Tuning:
     """The fine-tuning endpoints of the LLM server the settings name."""
 
-    def __init__(self, client: openai.OpenAI) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
 
     @classmethod
@@ -58,7 +53,7 @@ class Tuning:
 
     def upload(self, path: Path) -> str:
         """The id the server gave the uploaded file."""
-        with _translated(f"uploading {path.name}"), path.open("rb") as file:
+        with translated(f"uploading {path.name}"), path.open("rb") as file:
             return self._client.files.create(file=(path.name, file), purpose="fine-tune").id
 
     def start(
@@ -75,44 +70,26 @@ class Tuning:
         options: dict[str, Any] = {"validation_file": validation_file} if validation_file else {}
         options |= {"suffix": suffix} if suffix else {}
         options |= {"seed": seed} if seed is not None else {}
-        with _translated("starting the fine-tuning job"):
+        with translated("starting the fine-tuning job"):
             created = self._client.fine_tuning.jobs.create(
                 model=model, training_file=training_file, method={"type": method}, metadata=metadata, **options
             )  # type: ignore[arg-type]
         return _job(created)
 
     def job(self, job_id: str) -> Job:
-        with _translated(f"fine-tuning job {job_id}"):
+        with translated(f"fine-tuning job {job_id}"):
             return _job(self._client.fine_tuning.jobs.retrieve(job_id))
 
     def latest(self, *, limit: int = 10) -> list[Job]:
         """The newest jobs first."""
-        with _translated("listing fine-tuning jobs"):
+        with translated("listing fine-tuning jobs"):
             return [_job(found) for found in self._client.fine_tuning.jobs.list(limit=limit).data]
 
     def events(self, job_id: str, *, limit: int = 50) -> list[JobEvent]:
         """The job's latest events, oldest first."""
-        with _translated(f"events of fine-tuning job {job_id}"):
+        with translated(f"events of fine-tuning job {job_id}"):
             found = self._client.fine_tuning.jobs.list_events(job_id, limit=limit).data
         return sorted((JobEvent(_moment(e.created_at), e.level, e.message) for e in found), key=lambda e: e.at)
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except openai.NotFoundError as exc:
-        raise NotFound(f"{what}: the LLM server has no such job or file ({_said(exc)})") from exc
-    except (openai.BadRequestError, openai.UnprocessableEntityError, openai.ConflictError) as exc:
-        raise InvalidInput(f"{what}: the LLM server refused it: {_said(exc)}") from exc
-    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-        raise Unavailable(f"{what}: the LLM server refused the key (SALESBOT_LLM_API_KEY): {_said(exc)}") from exc
-    except openai.OpenAIError as exc:  # timeouts, connection errors, 429 and 5xx after the SDK's retries
-        raise Unavailable(f"{what}: the LLM server is unavailable ({type(exc).__name__}: {exc})") from exc
-
-
-def _said(exc: openai.APIStatusError) -> str:
-    return f"{exc.status_code} {exc.message}"
 
 
 def _job(found: Any) -> Job:
