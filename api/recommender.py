@@ -16,7 +16,8 @@ from api.schemas import Money
 from api.wiring import salesbot
 from salesbot.access.roles import Role
 from salesbot.recommender import pipeline, versions
-from salesbot.recommender.serving import Filters, Recommendations
+from salesbot.recommender.results import Recommendations
+from salesbot.recommender.serving import Filters
 
 recommendations = Blueprint("recommendations", __name__, url_prefix="/v1", description="Products to show")
 models = Blueprint("models", __name__, url_prefix="/v1/models", description="Trained recommendation models")

@@ -20,7 +20,8 @@ from models import Item
 from salesbot.conversation.brains import Product
 from salesbot.conversation.embeddings import Embedder, EmbeddingsUnavailable
 from salesbot.database import UnitOfWork
-from salesbot.recommender.serving import Filters, Recommendations, Recommender
+from salesbot.recommender.results import Recommendations
+from salesbot.recommender.serving import Filters, Recommender
 
 SHOWN = 3
 CANDIDATES = 30  # the recommender's picks within the matched shelf, re-ranked so that title matches come first

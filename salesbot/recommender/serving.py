@@ -11,75 +11,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
 from models import Customer, Event, Item
 from salesbot.database import UnitOfWork
 from salesbot.errors import NotFound, Unavailable
-from salesbot.recommender import versions
-from salesbot.recommender.evaluation import top_k
+from salesbot.recommender import picking, reasons, versions
 from salesbot.recommender.loaded import Loaded
-from salesbot.recommender.scorer import Scored, Scorer
+from salesbot.recommender.results import History, Recommendations, Suggestion
 from salesbot.recommender.shelf import Filters
 
 log = logging.getLogger("salesbot.recommender")
-VERBS = {"view": "viewed", "click": "looked at", "add_to_cart": "put in your cart", "purchase": "bought"}
 POPULAR_TYPES = ("purchase", "add_to_cart", "click", "view")
-SELECTIVE = 0.2  # filters that leave fewer items than this share: score only those items
-# A customer's latest events, by the (customer_id, occurred_at) index; built once and run without the ORM, whose
-# statement building cost more than the read itself.
-HISTORY = (
-    select(Event.item_id, Event.type, Event.occurred_at)
-    .where(Event.customer_id == bindparam("customer_id"))
-    .order_by(Event.occurred_at.desc())
-    .limit(500)
-)
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    item_id: str
-    title: str
-    price: float
-    currency: str
-    category: str | None
-    score: float
-    reason: str
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    recommendation_id: str
-    model_version: str | None
-    strategy: str  # personal, features, session, similar, popular
-    items: list[Suggestion]
-
-
-@dataclass(frozen=True)
-class History:
-    """A customer's latest events, newest first: what they did to which item, and how many days ago."""
-
-    item_ids: list[str]
-    types: list[str]
-    age_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    @property
-    def empty(self) -> bool:
-        return not self.item_ids
-
-    def purchased(self) -> set[str]:
-        return {item for item, kind in zip(self.item_ids, self.types, strict=True) if kind == "purchase"}
-
-    def latest_per_item(self) -> tuple[list[str], list[str]]:
-        """Each item once, with what they did to it last."""
-        latest = dict(zip(reversed(self.item_ids), reversed(self.types), strict=True))
-        order = list(dict.fromkeys(self.item_ids))
-        return order, [latest[item] for item in order]
 
 
 class Recommender:
@@ -168,9 +115,9 @@ class Recommender:
         ranked = None  # without a bound on the others, the whole catalog is scored
         if np.isfinite(scored.ceiling):
             ranked = scored.nominated[np.argsort(-scored.score(scored.nominated), kind="stable")]
-        chosen, scores = self._pick(model, scored, n=n, filters=filters, hidden=hidden, shortlist=ranked)
-        reasons = self._personal_reasons(model, chosen, history, strategy)
-        return self._answer(model, strategy, chosen, scores, reasons)
+        chosen, scores = picking.best(model, scored, n=n, filters=filters, hidden=hidden, shortlist=ranked)
+        why = reasons.personal(model, chosen, history, strategy)
+        return self._answer(model, strategy, chosen, scores, why)
 
     def for_session(self, item_ids: list[str], *, n: int, filters: Filters) -> Recommendations:
         model = self.current()
@@ -182,9 +129,9 @@ class Recommender:
         scored = model.parts.scorer(query, everything, np.ones(len(everything), dtype=np.float32))
         if scored is None:
             return self._popular(model, n=n, filters=filters)
-        chosen, scores = self._pick(model, scored.score, n=n, filters=filters, hidden=set(item_ids))
-        reasons = [f"goes with {self._closest_title(model, item, np.array(positions))}" for item in chosen]
-        return self._answer(model, "session", chosen, scores, reasons)
+        chosen, scores = picking.best(model, scored.score, n=n, filters=filters, hidden=set(item_ids))
+        why = [f"goes with {reasons.closest_title(model, item, np.array(positions))}" for item in chosen]
+        return self._answer(model, "session", chosen, scores, why)
 
     def similar(self, item_id: str, *, n: int, filters: Filters) -> Recommendations:
         model = self.current()
@@ -197,7 +144,7 @@ class Recommender:
         def cosine(at: np.ndarray | None) -> np.ndarray:
             return (unit if at is None else unit[at]) @ unit[position]
 
-        chosen, scores = self._pick(model, cosine, n=n, filters=filters, hidden={item_id})
+        chosen, scores = picking.best(model, cosine, n=n, filters=filters, hidden={item_id})
         title = model.shelf.titles[position]
         return self._answer(model, "similar", chosen, scores, [f"similar to {title}"] * len(chosen))
 
@@ -209,11 +156,11 @@ class Recommender:
         if model is None:
             return self._popular_without_model(n=n, filters=filters)
         popularity = model.popularity
-        chosen, scores = self._pick(
+        chosen, scores = picking.best(
             model, lambda at: popularity if at is None else popularity[at], n=n, filters=filters, hidden=set()
         )
-        reasons = [self._popular_reason(model.shelf.categories[p]) for p in chosen]
-        return self._answer(model, "popular", chosen, scores, reasons)
+        why = [reasons.popular(model.shelf.categories[p]) for p in chosen]
+        return self._answer(model, "popular", chosen, scores, why)
 
     def _customer_vector(self, model: Loaded, customer_id: str, *, has_history: bool) -> tuple[np.ndarray | None, str]:
         """Their own vector when they have a history; else one made of what we know about them."""
@@ -237,111 +184,10 @@ class Recommender:
             return tags
 
     def _history(self, customer_id: str) -> History:
-        rows = self._uow().read(HISTORY, {"customer_id": customer_id})
-        now = time.time()
-        ages = np.array([now - _moment(row.occurred_at) for row in rows], dtype=np.float64) / 86_400
-        return History(item_ids=[row.item_id for row in rows], types=[row.type for row in rows], age_days=ages)
-
-    def _pick(
-        self,
-        model: Loaded,
-        score: Scorer | Scored,
-        *,
-        n: int,
-        filters: Filters,
-        hidden: set[str],
-        shortlist: np.ndarray | None = None,
-    ) -> tuple[list[int], np.ndarray]:
-        """The best `n` allowed items (at most `filters.diversify` per category) and their scores.
-
-        From the `shortlist` (candidates, best first) when it holds enough allowed items that score at least the
-        most any other item can (so the answer is exact), widened once when they fall short; else from the items the
-        filters leave when they leave few; else from the whole catalog.
-        """
-        scored = score if isinstance(score, Scored) else None
-        score = scored.score if scored is not None else score
-        allowed, blocked = model.shelf.allowed(filters), model.positions_of(hidden | filters.exclude)
-        if shortlist is not None and scored is not None:
-            found = self._from_candidates(model, scored, shortlist, allowed, n=n, filters=filters, blocked=blocked)
-            if found is not None:
-                return found
-        wanted = n * 5 if filters.diversify else n
-        eligible = model.shelf.eligible(filters)
-        if len(eligible) < SELECTIVE * len(allowed):
-            scores = score(eligible)
-            ranked = eligible[top_k(scores[None, :], min(len(eligible), wanted + len(blocked)))[0]]
-        else:
-            scores = np.where(allowed, score(None), -np.inf)
-            ranked = top_k(scores[None, :], min(len(scores), wanted + len(blocked)))[0]
-            ranked = ranked[np.isfinite(scores[ranked])]
-        chosen = self._first(model, ranked, n=n, filters=filters, blocked=blocked)
-        return chosen, score(np.array(chosen, dtype=np.int64))
-
-    def _from_candidates(
-        self, model: Loaded, scored: Scored, ranked: np.ndarray, allowed: np.ndarray, *, n: int, filters: Filters,
-        blocked: set[int],
-    ) -> tuple[list[int], np.ndarray] | None:  # fmt: skip
-        """The best `n` allowed candidates when no other item can beat the n-th; else, once, with the candidates
-        widened to where no other item can; None when even that cannot settle it."""
-        chosen = self._first(model, ranked[allowed[ranked]], n=n, filters=filters, blocked=blocked)
-        scores = scored.score(np.array(chosen, dtype=np.int64))
-        if len(chosen) == n and scores[-1] >= scored.ceiling:
-            return chosen, scores
-        wider = scored.widen(float(scores[-1])) if len(chosen) == n else None
-        if wider is None:
-            return None
-        extra, ceiling = wider
-        candidates = np.unique(np.concatenate([ranked, extra]))
-        ranked = candidates[np.argsort(-scored.score(candidates), kind="stable")]
-        chosen = self._first(model, ranked[allowed[ranked]], n=n, filters=filters, blocked=blocked)
-        scores = scored.score(np.array(chosen, dtype=np.int64))
-        return (chosen, scores) if len(chosen) == n and scores[-1] >= ceiling else None
-
-    @staticmethod
-    def _first(model: Loaded, ranked: np.ndarray, *, n: int, filters: Filters, blocked: set[int]) -> list[int]:
-        """The first `n` of `ranked` that are not blocked, at most `filters.diversify` per category."""
-        chosen: list[int] = []
-        per_category: Counter = Counter()
-        for position in ranked.tolist():
-            if len(chosen) == n:
-                break
-            category = model.shelf.categories[position]
-            if position in blocked or (filters.diversify and per_category[category] >= filters.diversify):
-                continue
-            per_category[category] += 1
-            chosen.append(position)
-        return chosen
-
-    def _personal_reasons(self, model: Loaded, chosen: list[int], history: History, strategy: str) -> list[str]:
-        if strategy == "features" or history.empty:
-            return [f"picked for customers like you in {model.shelf.categories[p] or 'this shop'}" for p in chosen]
-        seen, kinds = history.latest_per_item()
-        positions = np.array([model.positions.get(item, -1) for item in seen], dtype=np.int64)
-        known = positions >= 0
-        verbs = [VERBS.get(kind, "chose") for kind, k in zip(kinds, known, strict=True) if k]
-        positions = positions[known]
-        if len(positions) == 0:
-            return ["recommended for you"] * len(chosen)
-        vectors = model.item_vectors
-        closest = np.argmax(vectors[chosen] @ vectors[positions].T, axis=1)
-        where = {int(position): n for n, position in enumerate(positions)}
-        return [
-            f"you {verbs[where[item]]} it recently"
-            if item in where
-            else f"goes with {model.shelf.titles[positions[best]]}, which you {verbs[best]}"
-            for item, best in zip(chosen, closest, strict=True)
-        ]
-
-    def _closest_title(self, model: Loaded, item: int, positions: np.ndarray) -> str:
-        vectors = model.item_vectors
-        return model.shelf.titles[positions[int(np.argmax(vectors[positions] @ vectors[item]))]]
-
-    @staticmethod
-    def _popular_reason(category: str | None) -> str:
-        return f"popular in {category}" if category else "popular right now"
+        return History.read(self._uow(), customer_id)
 
     def _answer(
-        self, model: Loaded, strategy: str, chosen: list[int], scores: np.ndarray, reasons: list[str]
+        self, model: Loaded, strategy: str, chosen: list[int], scores: np.ndarray, why: list[str]
     ) -> Recommendations:
         shelf = model.shelf
         items = [
@@ -354,7 +200,7 @@ class Recommender:
                 score=round(float(score), 4),
                 reason=reason,
             )
-            for p, score, reason in zip(chosen, scores, reasons, strict=True)
+            for p, score, reason in zip(chosen, scores, why, strict=True)
             if np.isfinite(shelf.prices[p])  # the filters already leave these out; never answer a price of NaN
         ]
         with self._lock:
@@ -383,7 +229,7 @@ class Recommender:
                 r.currency,
                 r.category,
                 float(r.events),
-                self._popular_reason(r.category),
+                reasons.popular(r.category),
             )
             for r in rows
         ]
@@ -395,12 +241,6 @@ class Recommender:
         with self._uow() as uow:
             if uow.session.get(Item, item_id) is None:
                 raise NotFound(f"no item {item_id!r}")
-
-
-def _moment(value: datetime | str) -> float:
-    """Seconds since the epoch of a stored time (SQLite may hand back text)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _filtered(query, filters: Filters):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from api.recommender import RecommendationsOut, answered
-from salesbot.recommender.serving import Recommendations, Suggestion
+from salesbot.recommender.results import Recommendations, Suggestion
 
 
 @pytest.mark.parametrize("price", [19.99, 5.0, 100, 0.5, 1234567.891, 0.0])
